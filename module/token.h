@@ -106,6 +106,19 @@ struct tok_sign_req {
     size_t salt_len;         /* PSS */
 };
 
+/* A private key to write into the chip (C_CreateObject). Big-endian
+ * integers. EC: d (curve size) and the public point 04||X||Y; RSA: all CRT
+ * parts. */
+struct tok_privkey {
+    enum tok_key_type type;
+    enum tok_curve curve;
+    unsigned bits;
+    const uint8_t *d, *point;
+    size_t d_len, point_len;
+    const uint8_t *n, *e, *p, *q, *dp, *dq, *qinv;
+    size_t n_len, e_len, p_len, q_len, dp_len, dq_len, qinv_len;
+};
+
 /* Driver options from the config section. */
 struct tok_opts {
     uint8_t address;         /* 7-bit I2C address */
@@ -151,6 +164,19 @@ struct token_ops {
     int (*ecdh)(struct tok_dev *dev, uint32_t id, const uint8_t *peer, size_t peer_len,
                 uint8_t *out, size_t *out_len);
     int (*random)(struct tok_dev *dev, uint8_t *buf, size_t len);
+
+    /* Optional (NULL when the chip cannot): writes a private key at id
+     * (caps.import_keys). The key is never readable afterwards. */
+    int (*import_key)(struct tok_dev *dev, uint32_t id, const struct tok_privkey *key);
+
+    /* Optional: binary objects on the chip (certificates, data, metadata).
+     * data_list: ids of the binary objects (same n convention as list_keys).
+     * data_read: *len in: capacity, out: size (TOK_E_FULL with the size when
+     * too small). data_write creates or replaces the object whole. */
+    int (*data_list)(struct tok_dev *dev, uint32_t *ids, size_t *n);
+    int (*data_read)(struct tok_dev *dev, uint32_t id, uint8_t *buf, size_t *len);
+    int (*data_write)(struct tok_dev *dev, uint32_t id, const uint8_t *buf, size_t len);
+    int (*data_delete)(struct tok_dev *dev, uint32_t id);
 };
 
 /* The drivers this build knows (hal/drivers.c). NULL if none has that name. */
