@@ -23,6 +23,7 @@ MANDIR    ?= $(PREFIX)/share/man
 CRYPTO_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcrypto)
 CRYPTO_LIBS   := $(shell $(PKG_CONFIG) --libs libcrypto)
 P11_CFLAGS    := $(shell $(PKG_CONFIG) --cflags p11-kit-1)
+P11_LIBS      := $(shell $(PKG_CONFIG) --libs p11-kit-1)
 CMOCKA_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS   := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 
@@ -58,7 +59,7 @@ TOOL      := $(BUILD)/seccki-tool
 BENCH     := $(BUILD)/seccki-bench
 
 .PHONY: all test unit interop demo bench install uninstall clean lint
-all: $(MODULE_SO) $(TOOL) $(SIM_SO) $(SHIM_SO) $(BENCH)
+all: $(MODULE_SO) $(TOOL) $(SIM_SO) $(SHIM_SO)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -83,7 +84,7 @@ $(SHIM_SO): $(BUILD)/obj/tests/shim/i2c_shim.o $(SIMLIB_OBJS)
 	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS) -ldl
 
 $(TOOL): $(BUILD)/obj/tools/seccki-tool.o $(CORE_A)
-	$(CC) $(LDFLAGS) -o $@ $< $(CORE_A) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $< $(CORE_A) $(P11_LIBS) $(LDLIBS)
 
 $(BENCH): $(BUILD)/obj/tools/seccki-bench.o $(SIMLIB_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -ldl

@@ -4,9 +4,11 @@
 #include "module/token.h"
 
 extern const struct token_ops token_ops_atecc608;
+extern const struct token_ops token_ops_se050;
 
 static const struct token_ops *const drivers[] = {
     &token_ops_atecc608,
+    &token_ops_se050,
 };
 
 const struct token_ops *token_driver_find(const char *chip)

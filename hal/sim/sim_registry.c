@@ -6,6 +6,7 @@
 
 static const struct sim_chip *const chips[] = {
     &sim_chip_atecc608,
+    &sim_chip_se050,
 };
 
 const struct sim_chip *sim_chip_find(const char *kind)
