@@ -118,7 +118,46 @@ EOF
         "'$TOP/$BUILD/seccki-tool' info edge | grep -q 'ATECC608B'"
 }
 
+# The reTerminal case: the chip arrives with its config zone unlocked.
+provision_flow() {
+    W=$WORK/blank
+    mkdir -p "$W"
+    cat >"$W/seccki.conf" <<EOF
+[token fresh]
+chip = atecc608
+bus = sim:$W/fresh.atecc
+sim_profile = blank
+store = $W/store
+EOF
+    export SECCKI_CONF=$W/seccki.conf
+    check "blank: seccki-tool info says not provisioned" sh -c \
+        "'$TOP/$BUILD/seccki-tool' info fresh | grep -q 'config zone unlocked'"
+    if p11 --init-token --label fresh --so-pin 12345678 >/dev/null 2>&1 &&
+        p11 --token-label fresh --keypairgen --key-type EC:prime256v1 --label k >"$W/last.log" 2>&1; then
+        bad "blank: no key generation before provisioning"
+    else
+        ok "blank: no key generation before provisioning"
+    fi
+    check "blank: seccki-tool provision" "$TOP/$BUILD/seccki-tool" provision fresh
+    check "blank: config and data zones locked" sh -c \
+        "'$TOP/$BUILD/seccki-tool' info fresh | grep -q 'data zone   locked'"
+    if "$TOP/$BUILD/seccki-tool" provision fresh >"$W/last.log" 2>&1; then
+        bad "blank: a second provision is refused"
+    else
+        ok "blank: a second provision is refused"
+    fi
+    check "blank: key generated after provisioning" p11 --token-label fresh --keypairgen \
+        --key-type EC:prime256v1 --label device --id 01
+    head -c 32 /dev/urandom >"$W/d.bin"
+    check "blank: signature after provisioning verifies" sh -c \
+        "pkcs11-tool --module '$MOD' --token-label fresh --read-object --type pubkey --id 01 -o '$W/pub.der' &&
+         openssl pkey -pubin -inform DER -in '$W/pub.der' -out '$W/pub.pem' &&
+         pkcs11-tool --module '$MOD' --token-label fresh --sign -m ECDSA --id 01 -i '$W/d.bin' -o '$W/s.der' --signature-format openssl &&
+         openssl pkeyutl -verify -pubin -inkey '$W/pub.pem' -in '$W/d.bin' -sigfile '$W/s.der'"
+}
+
 flow sim "sim:$WORK/sim/edge.atecc"
+provision_flow
 
 export LD_PRELOAD=$SHIM
 export SECCKI_I2C_SHIM="/dev/i2c-7=$WORK/i2c/edge.atecc:atecc608:tls"
