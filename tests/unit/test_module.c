@@ -31,6 +31,8 @@ static const uint8_t p256_oid[] = {0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x0
 #define SLOT_DEAD 1
 #define SLOT_BROKEN 2
 #define SLOT_OPEN 3
+#define SLOT_CORRUPT 4
+static const char garbage[] = "not a chip state file, just bytes";
 
 static void write_conf(void)
 {
@@ -47,8 +49,15 @@ static void write_conf(void)
             "store = %s/store\n\n"
             "[token broken]\nchip = atecc608\nbus = sim:%s/broken.atecc\nadress = 0x60\n\n"
             "[token open]\nchip = atecc608\nbus = sim:%s/open.atecc\nlogin = none\n"
-            "store = %s/store\n",
-            dir, dir, dir, dir, dir, dir, dir);
+            "store = %s/store\n\n"
+            "[token corrupt]\nchip = atecc608\nbus = sim:%s/corrupt.atecc\n",
+            dir, dir, dir, dir, dir, dir, dir, dir);
+    fclose(f);
+    char state[256];
+    snprintf(state, sizeof state, "%s/corrupt.atecc", dir);
+    f = fopen(state, "w");
+    assert_non_null(f);
+    fwrite(garbage, 1, sizeof garbage, f);
     fclose(f);
     setenv("SECCKI_CONF", path, 1);
     setenv("SECCKI_LOG", "none", 1);
@@ -297,10 +306,10 @@ static void test_slots(void **state)
 
     (void)state;
     assert_int_equal(C_GetSlotList(CK_FALSE, NULL, &n), CKR_OK);
-    assert_int_equal(n, 4); /* one per section, broken ones included: IDs stay stable */
+    assert_int_equal(n, 5); /* one per section, broken ones included: IDs stay stable */
     n = 1;
     assert_int_equal(C_GetSlotList(CK_FALSE, slots, &n), CKR_BUFFER_TOO_SMALL);
-    assert_int_equal(n, 4);
+    assert_int_equal(n, 5);
     n = 8;
     assert_int_equal(C_GetSlotList(CK_TRUE, slots, &n), CKR_OK);
     assert_int_equal(n, 2);
@@ -314,6 +323,16 @@ static void test_slots(void **state)
     assert_false(si.flags & CKF_TOKEN_PRESENT);
     assert_int_equal(C_GetSlotInfo(SLOT_BROKEN, &si), CKR_OK);
     assert_false(si.flags & CKF_TOKEN_PRESENT);
+    /* a corrupt emulator state file: no token, and the file is left as it was */
+    assert_int_equal(C_GetSlotInfo(SLOT_CORRUPT, &si), CKR_OK);
+    assert_false(si.flags & CKF_TOKEN_PRESENT);
+    char path[256], back[sizeof garbage + 8];
+    snprintf(path, sizeof path, "%s/corrupt.atecc", dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    assert_int_equal(fread(back, 1, sizeof back, f), sizeof garbage);
+    fclose(f);
+    assert_memory_equal(back, garbage, sizeof garbage);
     assert_int_equal(C_GetSlotInfo(99, &si), CKR_SLOT_ID_INVALID);
     assert_int_equal(C_GetSlotInfo(SLOT_EDGE, NULL), CKR_ARGUMENTS_BAD);
     assert_int_equal(C_GetTokenInfo(SLOT_DEAD, &ti), CKR_TOKEN_NOT_PRESENT);
