@@ -177,6 +177,15 @@ struct token_ops {
     int (*data_read)(struct tok_dev *dev, uint32_t id, uint8_t *buf, size_t *len);
     int (*data_write)(struct tok_dev *dev, uint32_t id, const uint8_t *buf, size_t len);
     int (*data_delete)(struct tok_dev *dev, uint32_t id);
+
+    /* Optional: certificates the chip itself carries from the factory (the
+     * ATECC608 Trust&GO device and signer certificates, stored compressed and
+     * rebuilt here to DER). cert_list: ids (same n convention as list_keys);
+     * cert_read: *len in: capacity, out: size (TOK_E_FULL with the size when
+     * too small). The module pairs a certificate with the key whose public key
+     * it carries. */
+    int (*cert_list)(struct tok_dev *dev, uint32_t *ids, size_t *n);
+    int (*cert_read)(struct tok_dev *dev, uint32_t id, uint8_t *der, size_t *len);
 };
 
 /* The drivers this build knows (hal/drivers.c). NULL if none has that name. */
