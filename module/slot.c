@@ -141,6 +141,7 @@ void slot_close(struct slot *s)
         s->ops->close(s->dev);
     if (s->bus != NULL)
         bus_close(s->bus);
+    store_close(&s->store);
     s->dev = NULL;
     s->bus = NULL;
     s->caps = NULL;

@@ -16,7 +16,7 @@
 
 #define STORE_MAGIC "seccki-store 1"
 #define STORE_PIN_ITER 10000u
-#define STORE_FILE_MAX (64 * 1024)
+#define STORE_FILE_MAX (256 * 1024)
 
 static void hex_put(char *out, const uint8_t *in, size_t len)
 {
@@ -61,10 +61,21 @@ static long hex_get(const char *in, uint8_t *out, size_t cap)
 static void store_clear(struct store *st)
 {
     char path[sizeof st->path];
+    int (*mirror)(void *, const uint8_t *, size_t) = st->mirror;
+    void *mirror_ctx = st->mirror_ctx;
 
+    for (size_t i = 0; i < st->ncerts; i++)
+        free(st->certs[i].der);
     memcpy(path, st->path, sizeof path);
     OPENSSL_cleanse(st, sizeof *st);
     memcpy(st->path, path, sizeof path);
+    st->mirror = mirror;
+    st->mirror_ctx = mirror_ctx;
+}
+
+void store_close(struct store *st)
+{
+    store_clear(st);
 }
 
 static int parse_pin(char *rest, struct store_pin *p)
@@ -108,6 +119,43 @@ static int parse_key(struct store *st, char *rest)
     return 0;
 }
 
+static int parse_cert(struct store *st, char *rest)
+{
+    char kind[2], label[2 * STORE_LABEL_MAX + 2], id[2 * STORE_ID_MAX + 2];
+    uint8_t lbl[STORE_LABEL_MAX], idb[STORE_ID_MAX];
+    unsigned long cert_id;
+    int used = 0;
+    long ll, il, dl = 0;
+
+    if (sscanf(rest, "%lx %1s %257s %129s %n", &cert_id, kind, label, id, &used) != 4 ||
+        cert_id > 0xFFFFFFFFul || (kind[0] != 'e' && kind[0] != 'f') || used == 0)
+        return -1;
+    ll = hex_get(label, lbl, sizeof lbl);
+    il = hex_get(id, idb, sizeof idb);
+    if (ll < 0 || il < 0 || memchr(lbl, '\0', (size_t)ll) != NULL ||
+        store_cert_find(st, (uint32_t)cert_id) != NULL || st->ncerts >= STORE_MAX_CERTS)
+        return -1;
+    const char *derhex = rest + used;
+    uint8_t *der = NULL;
+    if (strcmp(derhex, "-") != 0) {
+        der = malloc(STORE_CERT_MAX);
+        if (der == NULL || (dl = hex_get(derhex, der, STORE_CERT_MAX)) <= 0) {
+            free(der);
+            return -1;
+        }
+    }
+    struct store_cert *c = &st->certs[st->ncerts++];
+    c->cert_id = (uint32_t)cert_id;
+    c->explicit_label = kind[0] == 'e';
+    memcpy(c->label, lbl, (size_t)ll);
+    c->label[ll] = '\0';
+    memcpy(c->id, idb, (size_t)il);
+    c->id_len = (size_t)il;
+    c->der = der;
+    c->der_len = (size_t)dl;
+    return 0;
+}
+
 static int parse_line(struct store *st, char *line, unsigned lineno)
 {
     if (lineno == 1)
@@ -133,7 +181,29 @@ static int parse_line(struct store *st, char *line, unsigned lineno)
         return parse_pin(line + 9, &st->user);
     if (strncmp(line, "key ", 4) == 0)
         return parse_key(st, line + 4);
+    if (strncmp(line, "cert ", 5) == 0)
+        return parse_cert(st, line + 5);
     return -1;
+}
+
+/* Parses a whole store text (NUL-terminated, modified in place). */
+static int parse_text(struct store *st, char *text, const char *origin)
+{
+    unsigned lineno = 0;
+
+    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        if (parse_line(st, line, ++lineno) != 0) {
+            log_error("store", "%s:%u: malformed record; the token store is left untouched",
+                      origin, lineno);
+            return -1;
+        }
+    }
+    if (lineno == 0) {
+        log_error("store", "%s: empty", origin);
+        return -1;
+    }
+    return 0;
 }
 
 static int store_load(struct store *st)
@@ -163,20 +233,8 @@ static int store_load(struct store *st)
         goto bad;
     }
     text[got] = '\0';
-
-    unsigned lineno = 0;
-    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line != NULL;
-         line = strtok_r(NULL, "\n", &save)) {
-        if (parse_line(st, line, ++lineno) != 0) {
-            log_error("store", "%s:%u: malformed record; the token store is left untouched",
-                      st->path, lineno);
-            goto bad;
-        }
-    }
-    if (lineno == 0) {
-        log_error("store", "%s: empty file", st->path);
+    if (parse_text(st, text, st->path) != 0)
         goto bad;
-    }
     st->ino = sb.st_ino;
     st->size = sb.st_size;
     st->mtime_sec = (long)sb.st_mtim.tv_sec;
@@ -274,60 +332,84 @@ static size_t format_pin(char *out, size_t cap, const char *who, const struct st
     return n > 0 && (size_t)n < cap ? (size_t)n : 0;
 }
 
-int store_save(struct store *st)
+/* The store as text; *len its length. NULL when it does not fit. */
+static char *store_format(const struct store *st, size_t *len)
 {
-    char tmp[sizeof st->path + 32];
-    char *buf;
-    size_t cap = STORE_FILE_MAX, len = 0;
-    struct stat sb;
-    int fd;
+    size_t cap = STORE_FILE_MAX, n = 0;
+    char *buf = malloc(cap);
 
-    if (st->broken) {
-        log_error("store", "%s: not written, the existing file is malformed", st->path);
-        return -1;
-    }
-    buf = malloc(cap);
     if (buf == NULL)
-        return -1;
-    len += (size_t)snprintf(buf + len, cap - len, "%s\ninitialized %d\n", STORE_MAGIC,
-                            st->initialized ? 1 : 0);
+        return NULL;
+    n += (size_t)snprintf(buf + n, cap - n, "%s\ninitialized %d\n", STORE_MAGIC,
+                          st->initialized ? 1 : 0);
     if (st->label[0] != '\0') {
         char hex[65];
         hex_put(hex, (const uint8_t *)st->label, strlen(st->label));
-        len += (size_t)snprintf(buf + len, cap - len, "label %s\n", hex);
+        n += (size_t)snprintf(buf + n, cap - n, "label %s\n", hex);
     }
-    len += format_pin(buf + len, cap - len, "so", &st->so);
-    len += format_pin(buf + len, cap - len, "user", &st->user);
+    n += format_pin(buf + n, cap - n, "so", &st->so);
+    n += format_pin(buf + n, cap - n, "user", &st->user);
     for (size_t i = 0; i < st->nkeys; i++) {
         const struct store_key *k = &st->keys[i];
         char lh[2 * STORE_LABEL_MAX + 1], ih[2 * STORE_ID_MAX + 1];
         hex_put(lh, (const uint8_t *)k->label, strlen(k->label));
         hex_put(ih, k->id, k->id_len);
-        len += (size_t)snprintf(buf + len, cap - len, "key %x %s %s\n", k->chip_id,
-                                lh[0] ? lh : "-", ih[0] ? ih : "-");
+        n += (size_t)snprintf(buf + n, cap - n, "key %x %s %s\n", k->chip_id,
+                              lh[0] ? lh : "-", ih[0] ? ih : "-");
     }
+    for (size_t i = 0; i < st->ncerts && n < cap; i++) {
+        const struct store_cert *c = &st->certs[i];
+        char lh[2 * STORE_LABEL_MAX + 1], ih[2 * STORE_ID_MAX + 1];
+        hex_put(lh, (const uint8_t *)c->label, strlen(c->label));
+        hex_put(ih, c->id, c->id_len);
+        n += (size_t)snprintf(buf + n, cap - n, "cert %x %c %s %s ", c->cert_id,
+                              c->explicit_label ? 'e' : 'f', lh[0] ? lh : "-", ih[0] ? ih : "-");
+        if (c->der == NULL) {
+            n += (size_t)snprintf(buf + n, cap - n, "-\n");
+        } else if (n + 2 * c->der_len + 2 < cap) {
+            hex_put(buf + n, c->der, c->der_len);
+            n += 2 * c->der_len;
+            buf[n++] = '\n';
+        } else {
+            n = cap;
+        }
+    }
+    if (n >= cap) {
+        log_error("store", "%s: the store would exceed %d bytes", st->path, STORE_FILE_MAX);
+        free(buf);
+        return NULL;
+    }
+    *len = n;
+    return buf;
+}
+
+static int write_file(struct store *st, const char *buf, size_t len)
+{
+    char tmp[sizeof st->path + 32];
+    struct stat sb;
+    int fd;
 
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", st->path, (long)getpid());
     if (ensure_dir(st->path) != 0) {
         log_error("store", "cannot create the directory of %s: %s", st->path, strerror(errno));
-        goto fail;
+        return -1;
     }
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
         log_error("store", "%s: %s", tmp, strerror(errno));
-        goto fail;
+        return -1;
     }
     if (write_all(fd, buf, len) != 0 || fsync(fd) != 0) {
         log_error("store", "%s: write failed: %s", tmp, strerror(errno));
         close(fd);
         unlink(tmp);
-        goto fail;
+        return -1;
     }
     close(fd);
     if (rename(tmp, st->path) != 0) {
         log_error("store", "%s: rename failed: %s", st->path, strerror(errno));
         unlink(tmp);
-        goto fail;
+        return -1;
     }
     if (stat(st->path, &sb) == 0) {
         st->ino = sb.st_ino;
@@ -335,13 +417,55 @@ int store_save(struct store *st)
         st->mtime_sec = (long)sb.st_mtim.tv_sec;
         st->mtime_nsec = sb.st_mtim.tv_nsec;
     }
-    OPENSSL_cleanse(buf, len);
-    free(buf);
     return 0;
-fail:
+}
+
+int store_save(struct store *st)
+{
+    size_t len = 0;
+    char *buf;
+    int rc;
+
+    if (st->broken) {
+        log_error("store", "%s: not written, the existing file is malformed", st->path);
+        return -1;
+    }
+    buf = store_format(st, &len);
+    if (buf == NULL)
+        return -1;
+    rc = write_file(st, buf, len);
+    if (rc == 0 && st->mirror != NULL && st->mirror(st->mirror_ctx, (const uint8_t *)buf, len) != 0)
+        log_warn("store", "%s: saved on the host; the copy on the chip was not updated", st->path);
     OPENSSL_cleanse(buf, len);
     free(buf);
-    return -1;
+    return rc;
+}
+
+int store_restore(struct store *st, const uint8_t *blob, size_t len)
+{
+    char *text = malloc(len + 1);
+    int rc = -1;
+
+    if (text == NULL || len == 0 || len > STORE_FILE_MAX || memchr(blob, '\0', len) != NULL) {
+        free(text);
+        return -1;
+    }
+    memcpy(text, blob, len);
+    text[len] = '\0';
+    store_clear(st);
+    if (parse_text(st, text, "the chip's copy of the store") == 0) {
+        char *buf = store_format(st, &len);
+        rc = buf != NULL ? write_file(st, buf, len) : -1;
+        if (buf != NULL) {
+            OPENSSL_cleanse(buf, len);
+            free(buf);
+        }
+    } else {
+        store_clear(st);
+    }
+    OPENSSL_cleanse(text, len);
+    free(text);
+    return rc;
 }
 
 struct store_key *store_key_find(struct store *st, uint32_t chip_id)
@@ -415,4 +539,63 @@ bool store_pin_matches(const struct store_pin *p, const uint8_t *pin, size_t len
     ok = CRYPTO_memcmp(h, p->hash, sizeof h) == 0;
     OPENSSL_cleanse(h, sizeof h);
     return ok;
+}
+
+struct store_cert *store_cert_find(struct store *st, uint32_t cert_id)
+{
+    for (size_t i = 0; i < st->ncerts; i++)
+        if (st->certs[i].cert_id == cert_id)
+            return &st->certs[i];
+    return NULL;
+}
+
+struct store_cert *store_cert_put(struct store *st, uint32_t cert_id, const char *label,
+                                  const uint8_t *id, size_t id_len, const uint8_t *der,
+                                  size_t der_len)
+{
+    struct store_cert *c = store_cert_find(st, cert_id);
+    uint8_t *copy = NULL;
+
+    if ((label != NULL && strlen(label) > STORE_LABEL_MAX) || id_len > STORE_ID_MAX ||
+        der_len > STORE_CERT_MAX)
+        return NULL;
+    if (der != NULL && (copy = malloc(der_len)) == NULL)
+        return NULL;
+    if (c == NULL) {
+        if (st->ncerts >= STORE_MAX_CERTS) {
+            free(copy);
+            return NULL;
+        }
+        c = &st->certs[st->ncerts++];
+    } else if (der == NULL) {
+        copy = c->der; /* relabelling keeps the certificate */
+        der_len = c->der_len;
+    } else {
+        free(c->der);
+    }
+    memset(c, 0, sizeof *c);
+    c->cert_id = cert_id;
+    c->explicit_label = label != NULL;
+    if (label != NULL)
+        memcpy(c->label, label, strlen(label) + 1);
+    if (label != NULL && id_len > 0)
+        memcpy(c->id, id, id_len);
+    c->id_len = label != NULL ? id_len : 0;
+    if (copy != NULL && der != NULL)
+        memcpy(copy, der, der_len);
+    c->der = copy;
+    c->der_len = copy != NULL ? der_len : 0;
+    return c;
+}
+
+void store_cert_remove(struct store *st, uint32_t cert_id)
+{
+    struct store_cert *c = store_cert_find(st, cert_id);
+
+    if (c == NULL)
+        return;
+    free(c->der);
+    size_t i = (size_t)(c - st->certs);
+    memmove(&st->certs[i], &st->certs[i + 1], (st->ncerts - i - 1) * sizeof st->certs[0]);
+    st->ncerts--;
 }

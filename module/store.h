@@ -15,6 +15,8 @@
 #define STORE_LABEL_MAX 128
 #define STORE_ID_MAX 64
 #define STORE_MAX_KEYS 64
+#define STORE_MAX_CERTS 16
+#define STORE_CERT_MAX 8192
 #define STORE_SALT_LEN 16
 #define STORE_HASH_LEN 32
 
@@ -33,6 +35,18 @@ struct store_key {
     size_t id_len;
 };
 
+/* A certificate the module manages. Its label and ID follow the key pair it
+ * belongs to unless the user gave them explicitly. */
+struct store_cert {
+    uint32_t cert_id;
+    bool explicit_label;
+    char label[STORE_LABEL_MAX + 1];
+    uint8_t id[STORE_ID_MAX];
+    size_t id_len;
+    uint8_t *der;          /* held on the host; NULL when the chip holds it */
+    size_t der_len;
+};
+
 struct store {
     char path[512];
     bool broken;           /* unreadable or malformed: never overwritten */
@@ -44,10 +58,21 @@ struct store {
     struct store_pin so, user;
     struct store_key keys[STORE_MAX_KEYS];
     size_t nkeys;
+    struct store_cert certs[STORE_MAX_CERTS];
+    size_t ncerts;
+    /* Where a copy of the store also lives (a binary object on chips with
+     * room), so labels and IDs survive a reflash of the host. */
+    int (*mirror)(void *ctx, const uint8_t *blob, size_t len);
+    void *mirror_ctx;
 };
 
 /* Binds the store to <dir>/<chip>-<serial>.store and loads it if present. */
 int store_open(struct store *st, const char *dir, const char *chip, const char *serial);
+/* Frees what the store holds. */
+void store_close(struct store *st);
+/* The host file is missing but the chip kept a copy: take it and write the
+ * file. 0, or -1 when the copy does not parse. */
+int store_restore(struct store *st, const uint8_t *blob, size_t len);
 /* Reloads when another process replaced the file: 1 changed, 0 not, -1 error. */
 int store_refresh(struct store *st);
 /* Writes the store atomically (creating dir if needed). 0 or -1 (logged). */
@@ -58,6 +83,14 @@ struct store_key *store_key_find(struct store *st, uint32_t chip_id);
 struct store_key *store_key_put(struct store *st, uint32_t chip_id, const char *label,
                                 const uint8_t *id, size_t id_len);
 void store_key_remove(struct store *st, uint32_t chip_id);
+
+struct store_cert *store_cert_find(struct store *st, uint32_t cert_id);
+/* label NULL: the label and ID follow the paired key. der NULL: the chip holds
+ * the certificate. NULL when the store is full or the input too large. */
+struct store_cert *store_cert_put(struct store *st, uint32_t cert_id, const char *label,
+                                  const uint8_t *id, size_t id_len, const uint8_t *der,
+                                  size_t der_len);
+void store_cert_remove(struct store *st, uint32_t cert_id);
 
 /* PIN verifiers: PBKDF2-HMAC-SHA256 with a random salt. */
 int store_pin_set(struct store_pin *p, const uint8_t *pin, size_t len);
