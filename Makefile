@@ -83,8 +83,9 @@ $(SIM_SO): $(SIMLIB_OBJS) hal/sim/sim.map
 $(SHIM_SO): $(BUILD)/obj/tests/shim/i2c_shim.o $(SIMLIB_OBJS)
 	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS) -ldl
 
-$(TOOL): $(BUILD)/obj/tools/seccki-tool.o $(CORE_A)
-	$(CC) $(LDFLAGS) -o $@ $< $(CORE_A) $(P11_LIBS) $(LDLIBS)
+TOOL_OBJS := $(BUILD)/obj/tools/seccki-tool.o $(BUILD)/obj/tools/tool_flows.o
+$(TOOL): $(TOOL_OBJS) $(CORE_A)
+	$(CC) $(LDFLAGS) -o $@ $(TOOL_OBJS) $(CORE_A) $(P11_LIBS) $(LDLIBS)
 
 $(BENCH): $(BUILD)/obj/tools/seccki-bench.o $(SIMLIB_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -ldl

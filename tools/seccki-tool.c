@@ -4,6 +4,7 @@
  *   seccki-tool [-c CONF] list [TOKEN]       objects with their PKCS#11 URIs
  *   seccki-tool [-c CONF] provision TOKEN    program and lock a blank ATECC608
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "module/pkcs11_3.h"
 #include "module/store.h"
 #include "module/token.h"
+#include "tools/tool.h"
 
 #define EXIT_USAGE 2
 
@@ -26,6 +28,17 @@ static void usage(FILE *f)
                "  info [TOKEN]        chip model, serial, revision, lock state, free key slots\n"
                "  list [TOKEN]        every object with its PKCS#11 URI\n"
                "  provision TOKEN     program and lock a blank ATECC608 with the TLS layout\n"
+               "  keygen TOKEN --label L [--id HEX] [--type ec|ec384|ec521|rsa2048|rsa3072|rsa4096]\n"
+               "                      generate a key pair in the chip, print its URIs\n"
+               "  csr TOKEN --label L --subject /CN=name [-o FILE] [--der]\n"
+               "                      a PKCS#10 request signed by the key in the chip\n"
+               "  import-cert TOKEN FILE [--label L --id HEX] [--unpaired]\n"
+               "                      store a certificate next to its key (same label and ID)\n"
+               "  relabel TOKEN --label L [--id HEX] [--type private|cert] --new-label L2 [--new-id HEX]\n"
+               "  delete TOKEN --label L [--id HEX] [--type private|cert]\n"
+               "  export-cert TOKEN --label L [-o FILE] [--der]\n"
+               "  uri TOKEN --label L [--id HEX]   the PKCS#11 URIs of a key pair and its certificate\n"
+               "Options: --pin PIN (else $SECCKI_PIN).\n"
                "CONF defaults to $SECCKI_CONF, else " CONF_DEFAULT_PATH ".\n");
 }
 
@@ -192,7 +205,37 @@ static int cmd_provision(const struct conf_token *ct)
 
 /* ---- list, through the PKCS#11 interface the clients use ---- */
 
-static const char *class_name(CK_OBJECT_CLASS cls)
+const char *tool_ckr_name(CK_RV rv)
+{
+    static const struct {
+        CK_RV rv;
+        const char *name;
+    } names[] = {
+        {CKR_OK, "CKR_OK"},
+        {CKR_ARGUMENTS_BAD, "CKR_ARGUMENTS_BAD"},
+        {CKR_ATTRIBUTE_VALUE_INVALID, "CKR_ATTRIBUTE_VALUE_INVALID"},
+        {CKR_ATTRIBUTE_READ_ONLY, "CKR_ATTRIBUTE_READ_ONLY"},
+        {CKR_ACTION_PROHIBITED, "CKR_ACTION_PROHIBITED"},
+        {CKR_DEVICE_ERROR, "CKR_DEVICE_ERROR"},
+        {CKR_DEVICE_MEMORY, "CKR_DEVICE_MEMORY"},
+        {CKR_KEY_SIZE_RANGE, "CKR_KEY_SIZE_RANGE"},
+        {CKR_CURVE_NOT_SUPPORTED, "CKR_CURVE_NOT_SUPPORTED"},
+        {CKR_MECHANISM_INVALID, "CKR_MECHANISM_INVALID"},
+        {CKR_PIN_INCORRECT, "CKR_PIN_INCORRECT"},
+        {CKR_PIN_LOCKED, "CKR_PIN_LOCKED"},
+        {CKR_TEMPLATE_INCOMPLETE, "CKR_TEMPLATE_INCOMPLETE"},
+        {CKR_TEMPLATE_INCONSISTENT, "CKR_TEMPLATE_INCONSISTENT"},
+        {CKR_TOKEN_NOT_PRESENT, "CKR_TOKEN_NOT_PRESENT"},
+        {CKR_USER_NOT_LOGGED_IN, "CKR_USER_NOT_LOGGED_IN"},
+        {CKR_FUNCTION_NOT_SUPPORTED, "CKR_FUNCTION_NOT_SUPPORTED"},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (names[i].rv == rv)
+            return names[i].name;
+    return "error";
+}
+
+const char *tool_class_name(CK_OBJECT_CLASS cls)
 {
     switch (cls) {
     case CKO_PRIVATE_KEY: return "private";
@@ -204,7 +247,7 @@ static const char *class_name(CK_OBJECT_CLASS cls)
     }
 }
 
-static void print_object(CK_SESSION_HANDLE sh, CK_OBJECT_HANDLE oh, const CK_TOKEN_INFO *ti)
+void tool_print_object(CK_SESSION_HANDLE sh, CK_OBJECT_HANDLE oh, const CK_TOKEN_INFO *ti)
 {
     CK_OBJECT_CLASS cls = 0;
     char label[129] = "";
@@ -227,7 +270,7 @@ static void print_object(CK_SESSION_HANDLE sh, CK_OBJECT_HANDLE oh, const CK_TOK
     p11_kit_uri_set_attribute(uri, &attrs[1]);
     p11_kit_uri_set_attribute(uri, &attrs[2]);
     if (p11_kit_uri_format(uri, P11_KIT_URI_FOR_OBJECT_ON_TOKEN, &text) == P11_KIT_URI_OK) {
-        printf("  %-8s %-24s %s\n", class_name(cls), label, text);
+        printf("  %-8s %-24s %s\n", tool_class_name(cls), label, text);
         free(text);
     }
     p11_kit_uri_free(uri);
@@ -243,7 +286,10 @@ static int list_slot(CK_SLOT_ID slot)
     if (C_GetTokenInfo(slot, &ti) != CKR_OK ||
         C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &sh) != CKR_OK)
         return 1;
-    printf("slot %lu: token \"%.32s\"\n", (unsigned long)slot, (const char *)ti.label);
+    int ll = 32;
+    while (ll > 0 && ti.label[ll - 1] == ' ')
+        ll--;
+    printf("slot %lu: token \"%.*s\"\n", (unsigned long)slot, ll, (const char *)ti.label);
     if (ti.flags & CKF_LOGIN_REQUIRED) {
         const char *pin = getenv("SECCKI_PIN");
         if (pin == NULL || C_Login(sh, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)) != CKR_OK)
@@ -254,7 +300,7 @@ static int list_slot(CK_SLOT_ID slot)
         C_FindObjectsFinal(sh);
     }
     for (CK_ULONG i = 0; i < n; i++)
-        print_object(sh, objs[i], &ti);
+        tool_print_object(sh, objs[i], &ti);
     if (n == 0)
         printf("  (no objects)\n");
     C_CloseSession(sh);
@@ -279,6 +325,51 @@ static int cmd_list(const struct conf *conf, const char *only)
     }
     C_Finalize(NULL);
     return ret;
+}
+
+static int parse_flow_opts(int argc, char **argv, int i, struct flow_opts *o)
+{
+    static const struct {
+        const char *flag;
+        size_t off;
+    } with_arg[] = {
+        {"--label", offsetof(struct flow_opts, label)},
+        {"--id", offsetof(struct flow_opts, id_hex)},
+        {"--new-label", offsetof(struct flow_opts, new_label)},
+        {"--new-id", offsetof(struct flow_opts, new_id_hex)},
+        {"--type", offsetof(struct flow_opts, type)},
+        {"--subject", offsetof(struct flow_opts, subject)},
+        {"-o", offsetof(struct flow_opts, out)},
+        {"--out", offsetof(struct flow_opts, out)},
+        {"--pin", offsetof(struct flow_opts, pin)},
+    };
+
+    for (; i < argc; i++) {
+        bool known = false;
+        if (strcmp(argv[i], "--der") == 0) {
+            o->der = known = true;
+        } else if (strcmp(argv[i], "--unpaired") == 0) {
+            o->unpaired = known = true;
+        } else if (argv[i][0] != '-') {
+            o->file = argv[i];
+            known = true;
+        }
+        for (size_t k = 0; !known && k < sizeof with_arg / sizeof with_arg[0]; k++) {
+            if (strcmp(argv[i], with_arg[k].flag) != 0)
+                continue;
+            if (i + 1 >= argc) {
+                fprintf(stderr, "seccki-tool: %s needs a value\n", argv[i]);
+                return -1;
+            }
+            *(const char **)((char *)o + with_arg[k].off) = argv[++i];
+            known = true;
+        }
+        if (!known) {
+            fprintf(stderr, "seccki-tool: unknown option '%s'\n", argv[i]);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 static const struct conf_token *find_token(const struct conf *conf, const char *name)
@@ -319,6 +410,14 @@ int main(int argc, char **argv)
 
     if (strcmp(cmd, "list") == 0)
         return cmd_list(&conf, name);
+    if (one != NULL) {
+        struct flow_opts fo = {0};
+        if (parse_flow_opts(argc, argv, i + 1, &fo) != 0)
+            return EXIT_USAGE;
+        int rc = flow_run(cmd, (CK_SLOT_ID)(one - conf.tokens), &fo);
+        if (rc >= 0)
+            return rc;
+    }
     if (strcmp(cmd, "provision") == 0) {
         if (one == NULL) {
             fprintf(stderr, "seccki-tool: provision needs a TOKEN name\n");
