@@ -59,7 +59,7 @@ TOOL      := $(BUILD)/seccki-tool
 BENCH     := $(BUILD)/seccki-bench
 
 .PHONY: all test unit interop demo bench install uninstall clean lint
-all: $(MODULE_SO) $(TOOL) $(SIM_SO) $(SHIM_SO)
+all: $(MODULE_SO) $(TOOL) $(SIM_SO) $(SHIM_SO) $(BENCH)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
