@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "hal/atecc608/atecc.h"
+#include "hal/atecc608/atecc_cert.h"
 #include "hal/log.h"
 #include "module/token.h"
 
@@ -13,6 +14,10 @@
 struct tok_dev {
     struct atecc_dev *chip;
     struct tok_caps caps;
+    /* The factory certificates, rebuilt once per open: their slots are
+     * never-write, so the chip cannot change them. */
+    bool certs_loaded;
+    struct atecc_tng_certs certs;
 };
 
 /* Chip and host errors shared by every operation; operation-specific
@@ -360,6 +365,65 @@ static int tok_random(struct tok_dev *dev, uint8_t *buf, size_t len)
     return tok_err_from(atecc_random(dev->chip, buf, len));
 }
 
+static int certs_locked(struct tok_dev *dev)
+{
+    int rc;
+
+    if (dev->certs_loaded)
+        return TOK_OK;
+    rc = atecc_cert_read_tng(dev->chip, &dev->certs);
+    if (rc != ATECC_OK)
+        return tok_err_from(rc);
+    dev->certs_loaded = true;
+    return TOK_OK;
+}
+
+static int cert_list_locked(struct tok_dev *dev, uint32_t *ids, size_t *n)
+{
+    size_t cap = *n;
+    int rc = certs_locked(dev);
+
+    if (rc != TOK_OK)
+        return rc;
+    *n = dev->certs.count;
+    for (size_t i = 0; i < dev->certs.count && i < cap && ids != NULL; i++)
+        ids[i] = dev->certs.cert[i].slot;
+    return *n > cap || (*n > 0 && ids == NULL) ? TOK_E_FULL : TOK_OK;
+}
+
+static int tok_cert_list(struct tok_dev *dev, uint32_t *ids, size_t *n)
+{
+    LOCKED_CALL(dev, cert_list_locked(dev, ids, n));
+}
+
+static int cert_read_locked(struct tok_dev *dev, uint32_t id, uint8_t *der, size_t *len)
+{
+    int rc = certs_locked(dev);
+
+    if (rc != TOK_OK)
+        return rc;
+    for (size_t i = 0; i < dev->certs.count; i++) {
+        size_t size = dev->certs.cert[i].len;
+
+        if (dev->certs.cert[i].slot != id)
+            continue;
+        if (der == NULL || *len < size) {
+            *len = size;
+            return TOK_E_FULL;
+        }
+        memcpy(der, dev->certs.cert[i].der, size);
+        *len = size;
+        return TOK_OK;
+    }
+    log_error("atecc608", "slot %u: no factory certificate there", (unsigned)id);
+    return TOK_E_NOT_FOUND;
+}
+
+static int tok_cert_read(struct tok_dev *dev, uint32_t id, uint8_t *der, size_t *len)
+{
+    LOCKED_CALL(dev, cert_read_locked(dev, id, der, len));
+}
+
 const struct token_ops token_ops_atecc608 = {
     .chip = "atecc608",
     .default_address = ATECC_DEFAULT_ADDRESS,
@@ -376,4 +440,6 @@ const struct token_ops token_ops_atecc608 = {
     .sign = tok_sign,
     .ecdh = tok_ecdh,
     .random = tok_random,
+    .cert_list = tok_cert_list,
+    .cert_read = tok_cert_read,
 };

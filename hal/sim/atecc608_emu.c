@@ -171,6 +171,7 @@ const struct sim_chip sim_chip_atecc608 = {
     .destroy = a608_destroy,
     .save = a608_save,
     .load = a608_load,
+    .publish = a608_publish,
     .write = a608_i2c_write,
     .read = a608_i2c_read,
 };

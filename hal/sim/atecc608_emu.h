@@ -89,6 +89,10 @@ struct a608 {
     uint8_t in[A608_CMD_MAX];
     uint8_t in_len;
     uint32_t busy; /* polls still to NACK after the last command */
+    /* never saved: the test root certificate a trustngo chip was made with,
+     * held from creation until a608_publish writes it beside the state */
+    uint8_t root_der[600];
+    size_t root_der_len;
 };
 
 /* The sim_chip entry points (atecc608_state.c, atecc608_emu.c). */
@@ -96,6 +100,12 @@ void *a608_create(const char *profile, char *err, size_t errlen);
 void a608_destroy(void *chip);
 int a608_save(const void *chip, uint8_t **buf, size_t *len);
 void *a608_load(const uint8_t *buf, size_t len, char *err, size_t errlen);
+/* Writes PATH.root.pem for a freshly made trustngo chip (nothing for others). */
+int a608_publish(const void *chip, const char *path, char *err, size_t errlen);
+
+/* The trustngo profile (atecc608_tng.c) over a chip whose serial number is
+ * set: layout, keys, EUI-48 and the factory certificates. */
+int a608_profile_trustngo(struct a608 *c, char *err, size_t errlen);
 
 int a608_i2c_write(void *chip, struct sim_ctx *ctx, uint8_t addr, const uint8_t *data,
                    size_t len);

@@ -171,8 +171,9 @@ void *a608_create(const char *profile, char *err, size_t errlen)
     struct a608 *c;
     uint8_t sn[6];
 
-    if (profile == NULL || (strcmp(profile, "blank") != 0 && strcmp(profile, "tls") != 0)) {
-        snprintf(err, errlen, "unknown atecc608 profile '%s' (blank, tls)",
+    if (profile == NULL || (strcmp(profile, "blank") != 0 && strcmp(profile, "tls") != 0 &&
+                            strcmp(profile, "trustngo") != 0)) {
+        snprintf(err, errlen, "unknown atecc608 profile '%s' (blank, tls, trustngo)",
                  profile != NULL ? profile : "(null)");
         return NULL;
     }
@@ -200,6 +201,11 @@ void *a608_create(const char *profile, char *err, size_t errlen)
     a608_counter_put(c, 1, 0);
     if (strcmp(profile, "blank") == 0) {
         profile_blank(c);
+    } else if (strcmp(profile, "trustngo") == 0) {
+        if (a608_profile_trustngo(c, err, errlen) != 0) {
+            OPENSSL_clear_free(c, sizeof *c);
+            return NULL;
+        }
     } else if (profile_tls(c) != 0) {
         snprintf(err, errlen, "key generation failed");
         OPENSSL_clear_free(c, sizeof *c);

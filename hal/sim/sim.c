@@ -429,6 +429,10 @@ static int open_or_create(struct sim *s, const char *profile)
         set_err(s, "%s: cannot create a '%s' chip: %s", s->path, prof, cerr);
         return -1;
     }
+    if (s->chip->publish != NULL && s->chip->publish(s->state, s->path, cerr, sizeof cerr) != 0) {
+        set_err(s, "%s: cannot publish the new '%s' chip's files: %s", s->path, prof, cerr);
+        return -1;
+    }
     memset(&s->counters, 0, sizeof s->counters);
     return save(s);
 }

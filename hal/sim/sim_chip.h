@@ -35,6 +35,10 @@ struct sim_chip {
     /* Parses a serialised state, checking every length and field; NULL and a
      * message on anything malformed. */
     void *(*load)(const uint8_t *buf, size_t len, char *err, size_t errlen);
+    /* Optional: for a chip just created, writes the files it hands out
+     * beside its state file at path (e.g. the root certificate of a factory
+     * certificate chain), before the state is first saved. 0 on success. */
+    int (*publish)(const void *chip, const char *path, char *err, size_t errlen);
     /* One I2C transaction; returns SIM_OK (ACK) or SIM_NACK. */
     int (*write)(void *chip, struct sim_ctx *ctx, uint8_t addr, const uint8_t *data, size_t len);
     int (*read)(void *chip, struct sim_ctx *ctx, uint8_t addr, uint8_t *data, size_t len);
