@@ -161,6 +161,32 @@ CK_RV obj_attr(struct slot *s, struct object *o, CK_ATTRIBUTE_TYPE type, uint8_t
 void obj_default_label(const struct slot *s, uint32_t chip_id, char *label, size_t cap);
 size_t obj_default_id(const struct slot *s, uint32_t chip_id, uint8_t *id, size_t cap);
 
+/* Lists the chip's keys into a malloc'ed array (*keys, *n), however many. */
+int obj_list_keys(struct slot *s, struct tok_key **keys, size_t *n);
+
+/* keygen.c: template values and where new keys go. The helpers answer
+ * CKR_ATTRIBUTE_VALUE_INVALID for a malformed value. */
+CK_RV tmpl_bool(const CK_ATTRIBUTE *a, bool *out);
+CK_RV tmpl_ulong(const CK_ATTRIBUTE *a, CK_ULONG *out);
+CK_RV tmpl_label(const CK_ATTRIBUTE *a, char label[STORE_LABEL_MAX + 1]);
+CK_RV tmpl_id(const CK_ATTRIBUTE *a, uint8_t id[STORE_ID_MAX], size_t *len);
+
+/* What a new key needs from its position. */
+struct key_place {
+    enum tok_key_type type;
+    enum tok_curve curve;
+    bool sign, derive;
+    bool imported;           /* written from outside rather than generated */
+};
+/* Chooses the chip id of a new key: a free fixed position, or an unused
+ * object id. Under the device lock, with a fresh store that has room. */
+CK_RV key_choose_position(struct slot *s, const struct key_place *p, uint32_t *id);
+/* Records a new key's label and ID (defaults when absent) in the store. */
+CK_RV key_record(struct slot *s, uint32_t id, const char *label, const uint8_t *ckid,
+                 size_t ckid_len, bool has_label, bool has_id);
+/* True when the module knows the key at chip_id was generated in the chip. */
+bool key_born_in_chip(struct slot *s, uint32_t chip_id);
+
 /* attrs.c: DER pieces of EC keys (via OpenSSL) */
 const uint8_t *attr_curve_oid(enum tok_curve curve, size_t *len);
 enum tok_curve attr_curve_from_params(const uint8_t *der, size_t len);

@@ -1,6 +1,7 @@
 /* C_GenerateKeyPair: the key pair is generated inside the chip; its label and
  * ID go to the host store, and the public half is read back with it. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hal/log.h"
@@ -17,7 +18,7 @@ struct keygen_req {
     bool want_sign, want_derive;
 };
 
-static CK_RV get_bool(const CK_ATTRIBUTE *a, bool *out)
+CK_RV tmpl_bool(const CK_ATTRIBUTE *a, bool *out)
 {
     if (a->pValue == NULL || a->ulValueLen != sizeof(CK_BBOOL))
         return CKR_ATTRIBUTE_VALUE_INVALID;
@@ -25,11 +26,32 @@ static CK_RV get_bool(const CK_ATTRIBUTE *a, bool *out)
     return CKR_OK;
 }
 
-static CK_RV get_ulong(const CK_ATTRIBUTE *a, CK_ULONG *out)
+CK_RV tmpl_ulong(const CK_ATTRIBUTE *a, CK_ULONG *out)
 {
     if (a->pValue == NULL || a->ulValueLen != sizeof(CK_ULONG))
         return CKR_ATTRIBUTE_VALUE_INVALID;
     *out = *(const CK_ULONG *)a->pValue;
+    return CKR_OK;
+}
+
+CK_RV tmpl_label(const CK_ATTRIBUTE *a, char label[STORE_LABEL_MAX + 1])
+{
+    if (a->ulValueLen > STORE_LABEL_MAX || (a->pValue == NULL && a->ulValueLen) ||
+        (a->ulValueLen && memchr(a->pValue, '\0', a->ulValueLen)))
+        return CKR_ATTRIBUTE_VALUE_INVALID;
+    if (a->ulValueLen)
+        memcpy(label, a->pValue, a->ulValueLen);
+    label[a->ulValueLen] = '\0';
+    return CKR_OK;
+}
+
+CK_RV tmpl_id(const CK_ATTRIBUTE *a, uint8_t id[STORE_ID_MAX], size_t *len)
+{
+    if (a->ulValueLen > STORE_ID_MAX || (a->pValue == NULL && a->ulValueLen))
+        return CKR_ATTRIBUTE_VALUE_INVALID;
+    if (a->ulValueLen)
+        memcpy(id, a->pValue, a->ulValueLen);
+    *len = a->ulValueLen;
     return CKR_OK;
 }
 
@@ -43,41 +65,30 @@ static CK_RV common_attr(const CK_ATTRIBUTE *a, struct keygen_req *r, CK_OBJECT_
 
     switch (a->type) {
     case CKA_CLASS:
-        if ((rv = get_ulong(a, &v)) != CKR_OK)
+        if ((rv = tmpl_ulong(a, &v)) != CKR_OK)
             return rv;
         return v == cls ? CKR_OK : CKR_TEMPLATE_INCONSISTENT;
     case CKA_KEY_TYPE:
-        if ((rv = get_ulong(a, &v)) != CKR_OK)
+        if ((rv = tmpl_ulong(a, &v)) != CKR_OK)
             return rv;
         return v == (r->type == TOK_KEY_RSA ? CKK_RSA : CKK_EC) ? CKR_OK : CKR_TEMPLATE_INCONSISTENT;
     case CKA_TOKEN:
-        if ((rv = get_bool(a, &b)) != CKR_OK)
+        if ((rv = tmpl_bool(a, &b)) != CKR_OK)
             return rv;
         return b ? CKR_OK : CKR_TEMPLATE_INCONSISTENT; /* chip keys are token objects */
     case CKA_LABEL:
-        if (a->ulValueLen > STORE_LABEL_MAX || (a->pValue == NULL && a->ulValueLen) ||
-            (a->ulValueLen && memchr(a->pValue, '\0', a->ulValueLen)))
-            return CKR_ATTRIBUTE_VALUE_INVALID;
-        if (a->ulValueLen)
-            memcpy(r->label, a->pValue, a->ulValueLen);
-        r->label[a->ulValueLen] = '\0';
         r->has_label = true;
-        return CKR_OK;
+        return tmpl_label(a, r->label);
     case CKA_ID:
-        if (a->ulValueLen > STORE_ID_MAX || (a->pValue == NULL && a->ulValueLen))
-            return CKR_ATTRIBUTE_VALUE_INVALID;
-        if (a->ulValueLen)
-            memcpy(r->id, a->pValue, a->ulValueLen);
-        r->id_len = a->ulValueLen;
         r->has_id = true;
-        return CKR_OK;
+        return tmpl_id(a, r->id, &r->id_len);
     case CKA_EC_PARAMS:
         if (r->type != TOK_KEY_EC || a->pValue == NULL)
             return CKR_ATTRIBUTE_VALUE_INVALID;
         r->curve = attr_curve_from_params(a->pValue, a->ulValueLen);
         return r->curve == TOK_CURVE_NONE ? CKR_CURVE_NOT_SUPPORTED : CKR_OK;
     case CKA_DERIVE:
-        if ((rv = get_bool(a, &b)) != CKR_OK)
+        if ((rv = tmpl_bool(a, &b)) != CKR_OK)
             return rv;
         r->want_derive |= b;
         return CKR_OK;
@@ -85,7 +96,7 @@ static CK_RV common_attr(const CK_ATTRIBUTE *a, struct keygen_req *r, CK_OBJECT_
     case CKA_MODIFIABLE:
     case CKA_COPYABLE:
     case CKA_DESTROYABLE:
-        return get_bool(a, &b);
+        return tmpl_bool(a, &b);
     case CKA_START_DATE:
     case CKA_END_DATE:
     case CKA_SUBJECT:
@@ -109,7 +120,7 @@ static CK_RV public_attr(const CK_ATTRIBUTE *a, struct keygen_req *r)
     case CKA_MODULUS_BITS:
         if (r->type != TOK_KEY_RSA)
             return CKR_ATTRIBUTE_TYPE_INVALID;
-        if ((rv = get_ulong(a, &v)) != CKR_OK)
+        if ((rv = tmpl_ulong(a, &v)) != CKR_OK)
             return rv;
         r->bits = (unsigned)v;
         return CKR_OK;
@@ -126,7 +137,7 @@ static CK_RV public_attr(const CK_ATTRIBUTE *a, struct keygen_req *r)
         return n == sizeof f4 && memcmp(p, f4, n) == 0 ? CKR_OK : CKR_TEMPLATE_INCONSISTENT;
     }
     case CKA_VERIFY:
-        if ((rv = get_bool(a, &b)) != CKR_OK)
+        if ((rv = tmpl_bool(a, &b)) != CKR_OK)
             return rv;
         r->want_sign |= b;
         return CKR_OK;
@@ -134,7 +145,7 @@ static CK_RV public_attr(const CK_ATTRIBUTE *a, struct keygen_req *r)
     case CKA_WRAP:
     case CKA_VERIFY_RECOVER:
     case CKA_TRUSTED:
-        return get_bool(a, &b); /* reported as what the chip really allows */
+        return tmpl_bool(a, &b); /* reported as what the chip really allows */
     default:
         return CKR_ATTRIBUTE_TYPE_INVALID;
     }
@@ -149,16 +160,16 @@ static CK_RV private_attr(const CK_ATTRIBUTE *a, struct keygen_req *r)
         return rv;
     switch (a->type) {
     case CKA_SENSITIVE:
-        if ((rv = get_bool(a, &b)) != CKR_OK)
+        if ((rv = tmpl_bool(a, &b)) != CKR_OK)
             return rv;
         return b ? CKR_OK : CKR_TEMPLATE_INCONSISTENT; /* a chip key never leaves the chip */
     case CKA_EXTRACTABLE:
     case CKA_ALWAYS_AUTHENTICATE:
-        if ((rv = get_bool(a, &b)) != CKR_OK)
+        if ((rv = tmpl_bool(a, &b)) != CKR_OK)
             return rv;
         return b ? CKR_TEMPLATE_INCONSISTENT : CKR_OK;
     case CKA_SIGN:
-        if ((rv = get_bool(a, &b)) != CKR_OK)
+        if ((rv = tmpl_bool(a, &b)) != CKR_OK)
             return rv;
         r->want_sign |= b;
         return CKR_OK;
@@ -166,7 +177,7 @@ static CK_RV private_attr(const CK_ATTRIBUTE *a, struct keygen_req *r)
     case CKA_UNWRAP:
     case CKA_SIGN_RECOVER:
     case CKA_WRAP_WITH_TRUSTED:
-        return get_bool(a, &b);
+        return tmpl_bool(a, &b);
     default:
         return CKR_ATTRIBUTE_TYPE_INVALID;
     }
@@ -190,54 +201,100 @@ static CK_RV parse_templates(const CK_ATTRIBUTE *pub, CK_ULONG npub, const CK_AT
     return CKR_OK;
 }
 
-static bool fits(const struct tok_key *k, const struct keygen_req *r)
+static bool fits(const struct tok_key *k, const struct key_place *p)
 {
     if (!(k->flags & TOK_KEYF_PRIVATE) || !(k->flags & TOK_KEYF_GENERATE))
         return false;
-    if (k->type != r->type || (r->type == TOK_KEY_EC && k->curve != r->curve))
+    if (k->type != p->type || (p->type == TOK_KEY_EC && k->curve != p->curve))
         return false;
-    if (r->want_sign && !(k->flags & TOK_KEYF_SIGN))
+    if (p->sign && !(k->flags & TOK_KEYF_SIGN))
         return false;
-    return !r->want_derive || (k->flags & TOK_KEYF_DERIVE);
+    return !p->derive || (k->flags & TOK_KEYF_DERIVE);
 }
 
-/* Chooses where the new key goes: a free fixed position, or an unused object
- * id. Called under the device lock with a fresh store. */
-static CK_RV choose_position(struct slot *s, const struct keygen_req *r, uint32_t *id)
+/* Chips with free object ids: the keys the module generates and the keys it
+ * imports take their ids from two ranges, so where a key was born survives in
+ * its id, for every process (CKA_LOCAL, CKA_NEVER_EXTRACTABLE). */
+#define ID_GENERATED_FIRST 0x60000001u
+#define ID_IMPORTED_FIRST 0x60010001u
+#define ID_RANGE_SIZE 0xFFFFu
+
+static bool id_in(uint32_t id, uint32_t first)
 {
-    struct tok_key keys[64];
-    size_t n = sizeof keys / sizeof keys[0];
-    int rc = s->ops->list_keys(s->dev, keys, &n);
+    return id >= first && id - first < ID_RANGE_SIZE;
+}
+
+bool key_born_in_chip(struct slot *s, uint32_t chip_id)
+{
+    if (store_key_find(&s->store, chip_id) == NULL)
+        return false;
+    return s->caps->fixed_slots || id_in(chip_id, ID_GENERATED_FIRST);
+}
+
+CK_RV key_choose_position(struct slot *s, const struct key_place *p, uint32_t *id)
+{
+    struct tok_key *keys = NULL;
+    size_t n = 0;
+    uint32_t first = p->imported ? ID_IMPORTED_FIRST : ID_GENERATED_FIRST;
+    int rc = obj_list_keys(s, &keys, &n);
+    CK_RV rv = CKR_DEVICE_MEMORY;
 
     if (rc != TOK_OK)
         return ckr_from_tok(rc, TCTX_KEYGEN);
     if (s->caps->fixed_slots) {
-        for (size_t i = 0; i < n; i++) {
-            if (fits(&keys[i], r) && store_key_find(&s->store, keys[i].id) == NULL) {
+        for (size_t i = 0; i < n && rv != CKR_OK; i++) {
+            if (fits(&keys[i], p) && store_key_find(&s->store, keys[i].id) == NULL) {
                 *id = keys[i].id;
-                return CKR_OK;
+                rv = CKR_OK;
             }
         }
-        log_error("keygen", "token %s: no free key slot that allows%s%s (%zu slots in use)",
-                  s->conf.name, r->want_sign ? " signing" : "", r->want_derive ? " ECDH" : "",
-                  s->store.nkeys);
-        return CKR_DEVICE_MEMORY;
+        if (rv != CKR_OK)
+            log_error("keygen", "token %s: no free key slot that allows%s%s (%zu slots in use)",
+                      s->conf.name, p->sign ? " signing" : "", p->derive ? " ECDH" : "",
+                      s->store.nkeys);
+        free(keys);
+        return rv;
     }
-    for (uint32_t cand = 0x60000001u; cand < 0x60010000u; cand++) {
+    for (uint32_t cand = first; cand - first < ID_RANGE_SIZE && rv != CKR_OK; cand++) {
         bool used = false;
         for (size_t i = 0; i < n && !used; i++)
             used = keys[i].id == cand;
         if (!used) {
             *id = cand;
-            return CKR_OK;
+            rv = CKR_OK;
         }
     }
-    return CKR_DEVICE_MEMORY;
+    free(keys);
+    return rv;
+}
+
+CK_RV key_record(struct slot *s, uint32_t id, const char *label, const uint8_t *ckid,
+                 size_t ckid_len, bool has_label, bool has_id)
+{
+    char lbl[STORE_LABEL_MAX + 1];
+    uint8_t idb[STORE_ID_MAX];
+    size_t idb_len = ckid_len;
+
+    if (has_label)
+        snprintf(lbl, sizeof lbl, "%s", label);
+    else
+        obj_default_label(s, id, lbl, sizeof lbl);
+    if (has_id)
+        memcpy(idb, ckid, ckid_len);
+    else
+        idb_len = obj_default_id(s, id, idb, sizeof idb);
+    if (store_key_put(&s->store, id, lbl, idb, idb_len) == NULL || store_save(&s->store) != 0) {
+        log_error("keygen", "token %s: key at %u made but not recorded in %s", s->conf.name, id,
+                  s->store.path);
+        return CKR_DEVICE_ERROR;
+    }
+    return CKR_OK;
 }
 
 static CK_RV generate(struct slot *s, struct keygen_req *r, uint32_t *out_id,
                       struct tok_pubkey *pub)
 {
+    struct key_place p = {r->type, r->curve, r->want_sign, r->want_derive, false};
     uint32_t id = 0;
     int rc;
     CK_RV rv;
@@ -245,24 +302,22 @@ static CK_RV generate(struct slot *s, struct keygen_req *r, uint32_t *out_id,
     store_refresh(&s->store);
     if (s->store.broken)
         return CKR_DEVICE_ERROR;
-    if ((rv = choose_position(s, r, &id)) != CKR_OK)
+    /* A key the store cannot record would be left nameless on the chip. */
+    if (s->store.nkeys >= STORE_MAX_KEYS)
+        return CKR_DEVICE_MEMORY;
+    if ((rv = key_choose_position(s, &p, &id)) != CKR_OK)
         return rv;
     rc = s->ops->generate(s->dev, id, r->type, r->curve, r->bits, pub);
     if (rc != TOK_OK) {
         log_error("keygen", "token %s: generating at %u failed: %s", s->conf.name, id,
                   tok_strerror(rc));
+        /* Sizes inside the advertised range the chip still cannot make. */
+        if (rc == TOK_E_UNSUPPORTED)
+            return r->type == TOK_KEY_RSA ? CKR_KEY_SIZE_RANGE : CKR_CURVE_NOT_SUPPORTED;
         return ckr_from_tok(rc, TCTX_KEYGEN);
     }
-    if (!r->has_label)
-        obj_default_label(s, id, r->label, sizeof r->label);
-    if (!r->has_id)
-        r->id_len = obj_default_id(s, id, r->id, sizeof r->id);
-    if (store_key_put(&s->store, id, r->label, r->id, r->id_len) == NULL ||
-        store_save(&s->store) != 0) {
-        log_error("keygen", "token %s: key generated at %u but not recorded in %s",
-                  s->conf.name, id, s->store.path);
-        return CKR_DEVICE_ERROR;
-    }
+    if ((rv = key_record(s, id, r->label, r->id, r->id_len, r->has_label, r->has_id)) != CKR_OK)
+        return rv;
     *out_id = id;
     log_info("keygen", "token %s: key pair generated at %u", s->conf.name, id);
     return CKR_OK;

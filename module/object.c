@@ -118,8 +118,7 @@ static CK_RV view_key(struct slot *s, const struct tok_key *k, CK_OBJECT_CLASS c
         o->chip_id = k->id;
     }
     o->key = *k;
-    /* On fixed-slot chips the module records only keys it generated there. */
-    if (s->caps->fixed_slots && rec != NULL)
+    if (key_born_in_chip(s, k->id))
         o->key.flags |= TOK_KEYF_LOCAL;
     o->key_type = k->type == TOK_KEY_RSA ? CKK_RSA : CKK_EC;
     o->pub_loaded = false; /* another process may have regenerated the key */
@@ -137,16 +136,42 @@ static CK_RV view_key(struct slot *s, const struct tok_key *k, CK_OBJECT_CLASS c
     return CKR_OK;
 }
 
+int obj_list_keys(struct slot *s, struct tok_key **keys, size_t *n)
+{
+    size_t cap = s->caps->max_keys > 16 ? s->caps->max_keys : 16;
+
+    /* The chip may gain keys between the two calls (another process). */
+    for (int pass = 0; pass < 3; pass++) {
+        struct tok_key *buf = calloc(cap, sizeof *buf);
+        size_t got = cap;
+        int rc;
+
+        if (buf == NULL)
+            return TOK_E_NOMEM;
+        rc = s->ops->list_keys(s->dev, buf, &got);
+        if (rc == TOK_OK) {
+            *keys = buf;
+            *n = got;
+            return TOK_OK;
+        }
+        free(buf);
+        if (rc != TOK_E_FULL || got <= cap)
+            return rc;
+        cap = got + 8;
+    }
+    return TOK_E_DEVICE;
+}
+
 CK_RV obj_refresh(struct slot *s)
 {
-    struct tok_key keys[64];
-    size_t n = sizeof keys / sizeof keys[0];
+    struct tok_key *keys = NULL;
+    size_t n = 0;
     int rc;
     CK_RV rv = CKR_OK;
 
     if (s->objs_loaded)
         return CKR_OK;
-    rc = s->ops->list_keys(s->dev, keys, &n);
+    rc = obj_list_keys(s, &keys, &n);
     if (rc != TOK_OK) {
         log_error("object", "token %s: listing keys failed: %s", s->conf.name, tok_strerror(rc));
         return ckr_from_tok(rc, TCTX_OTHER);
@@ -165,6 +190,7 @@ CK_RV obj_refresh(struct slot *s)
         if (rv == CKR_OK)
             rv = view_key(s, k, CKO_PUBLIC_KEY);
     }
+    free(keys);
     for (size_t i = s->nobjs; i-- > 0;)
         if (!s->objs[i].mark)
             obj_remove(s, &s->objs[i]);
@@ -396,9 +422,14 @@ static CK_RV attr_key(struct slot *s, struct object *o, CK_ATTRIBUTE_TYPE t, str
     case CKA_VERIFY:
         return priv ? CKR_ATTRIBUTE_TYPE_INVALID : put_bool(b, sign);
     case CKA_SENSITIVE:
+        return priv ? put_bool(b, true) : CKR_ATTRIBUTE_TYPE_INVALID;
     case CKA_ALWAYS_SENSITIVE:
     case CKA_NEVER_EXTRACTABLE:
-        return priv ? put_bool(b, true) : CKR_ATTRIBUTE_TYPE_INVALID;
+        /* An imported key (or one of unknown origin) was outside the chip once;
+         * factory keys are taken to have been born in it. */
+        if (!priv)
+            return CKR_ATTRIBUTE_TYPE_INVALID;
+        return put_bool(b, (o->key.flags & (TOK_KEYF_LOCAL | TOK_KEYF_PERMANENT)) != 0);
     case CKA_EXTRACTABLE:
         return priv ? put_bool(b, false) : CKR_ATTRIBUTE_TYPE_INVALID;
     case CKA_VALUE:

@@ -189,27 +189,72 @@ static CK_RV op_digest(struct operation *op, uint8_t *dig, size_t *dig_len, int 
     return CKR_OK;
 }
 
-/* ECDSA input as the chip takes it: exactly the curve's size, truncated to
- * the order's leftmost bits or left-padded. */
+/* ECDSA input as the chip (and OpenSSL) take it: a string of exactly the
+ * curve's byte size whose leftmost order-size bits are the integer ECDSA signs
+ * (FIPS 186-4 §6.4: the digest's leftmost bits when it is longer than the
+ * order, else the digest itself). For P-521 the integer therefore sits 7 bits
+ * from the right end. */
 static CK_RV ecdsa_input(enum tok_curve curve, const uint8_t *in, size_t len, uint8_t *out,
                          size_t *out_len)
 {
     size_t fb = attr_curve_bytes(curve);
     unsigned order_bits = curve == TOK_CURVE_P521 ? 521 : (unsigned)(8 * fb);
+    unsigned shift = (unsigned)(8 * fb) - order_bits;
 
     if (len < ECDSA_MIN_INPUT || fb == 0)
         return CKR_DATA_LEN_RANGE;
     memset(out, 0, fb);
     if (8 * len <= order_bits) {
         memcpy(out + fb - len, in, len);
+        /* the integer, moved to the string's leftmost order_bits */
+        for (size_t i = 0; shift && i < fb; i++)
+            out[i] = (uint8_t)(out[i] << shift | (i + 1 < fb ? out[i + 1] >> (8 - shift) : 0));
     } else {
-        unsigned shift = (unsigned)(8 * fb) - order_bits;
-        memcpy(out, in, fb);
-        for (size_t i = fb; shift && i-- > 0;)
-            out[i] = (uint8_t)((out[i] >> shift) | (i ? out[i - 1] << (8 - shift) : 0));
+        memcpy(out, in, fb); /* already a string whose leftmost bits count */
+        if (shift)
+            out[fb - 1] &= (uint8_t)(0xFF << shift);
     }
     *out_len = fb;
     return CKR_OK;
+}
+
+/* DigestInfo prefixes (RFC 8017 §9.2 note 1): CKM_RSA_PKCS signs a DigestInfo,
+ * which the chip gets as its hash and digest. */
+static const struct {
+    enum tok_hash hash;
+    uint8_t len;
+    uint8_t prefix[19];
+    uint8_t prefix_len;
+} digest_infos[] = {
+    {TOK_HASH_SHA1, 20,
+     {0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14},
+     15},
+    {TOK_HASH_SHA224, 28, {0x30, 0x2d, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+                           0x65, 0x03, 0x04, 0x02, 0x04, 0x05, 0x00, 0x04, 0x1c}, 19},
+    {TOK_HASH_SHA256, 32, {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+                           0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20}, 19},
+    {TOK_HASH_SHA384, 48, {0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+                           0x65, 0x03, 0x04, 0x02, 0x02, 0x05, 0x00, 0x04, 0x30}, 19},
+    {TOK_HASH_SHA512, 64, {0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+                           0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40}, 19},
+};
+
+/* Splits a DigestInfo into hash and digest. Chips sign digests of known
+ * hashes only, so any other input (e.g. TLS 1.0's bare MD5||SHA-1) is refused
+ * with CKR_DATA_INVALID rather than signed some other way. */
+static CK_RV digest_info_parse(const uint8_t *in, size_t len, enum tok_hash *hash,
+                               const uint8_t **dig, size_t *dig_len)
+{
+    for (size_t i = 0; i < sizeof digest_infos / sizeof digest_infos[0]; i++) {
+        size_t pl = digest_infos[i].prefix_len;
+        if (len == pl + digest_infos[i].len && memcmp(in, digest_infos[i].prefix, pl) == 0) {
+            *hash = digest_infos[i].hash;
+            *dig = in + pl;
+            *dig_len = digest_infos[i].len;
+            return CKR_OK;
+        }
+    }
+    return CKR_DATA_INVALID;
 }
 
 static size_t sig_size(const struct object *o)
@@ -238,6 +283,15 @@ static CK_RV do_sign(struct slot *s, struct object *o, struct operation *op, uin
         req.in = in;
         req.in_len = in_len;
         req.hash = h >= 0 ? hashes[h].tok : TOK_HASH_NONE;
+    } else if (sm->alg == TOK_SIG_RSA_PKCS1 && sm->md == NULL) {
+        if (dig_len + 11 > sig_size(o))
+            return CKR_DATA_LEN_RANGE;
+        rv = digest_info_parse(dig, dig_len, &req.hash, &req.in, &req.in_len);
+        if (rv != CKR_OK) {
+            log_error("sign", "token %s: CKM_RSA_PKCS input is not a DigestInfo of SHA-1/2",
+                      s->conf.name);
+            return rv;
+        }
     } else {
         req.in = dig;
         req.in_len = dig_len;

@@ -164,5 +164,6 @@ export SECCKI_I2C_SHIM="/dev/i2c-7=$WORK/i2c/edge.atecc:atecc608:tls"
 flow i2c /dev/i2c-7
 unset LD_PRELOAD SECCKI_I2C_SHIM
 
+. "$TOP/tests/interop/se050.sh" # the SE050 flow and TLS, counted with the rest
 echo "interop: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
