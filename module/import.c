@@ -436,6 +436,17 @@ static CK_RV create_key(struct slot *s, const struct import_req *r, struct impor
     return CKR_OK;
 }
 
+/* The CKA_CLASS a template asks for, or (CK_ULONG)-1. */
+static CK_OBJECT_CLASS template_class(const CK_ATTRIBUTE *t, CK_ULONG n)
+{
+    CK_OBJECT_CLASS cls = (CK_OBJECT_CLASS)-1;
+
+    for (CK_ULONG i = 0; i < n; i++)
+        if (t[i].type == CKA_CLASS && t[i].pValue != NULL && t[i].ulValueLen == sizeof cls)
+            memcpy(&cls, t[i].pValue, sizeof cls);
+    return cls;
+}
+
 CK_RV C_CreateObject(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount,
                      CK_OBJECT_HANDLE_PTR phObject)
 {
@@ -452,6 +463,11 @@ CK_RV C_CreateObject(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, CK_
     if (rv != CKR_OK)
         return rv;
     memset(&r, 0, sizeof r);
+    if (template_class(pTemplate, ulCount) == CKO_CERTIFICATE) {
+        rv = cert_create(s, sess, pTemplate, ulCount, phObject);
+        session_leave(m);
+        return rv;
+    }
     rv = parse_template(pTemplate, ulCount, &r);
     if (rv == CKR_OK && !(sess->flags & CKF_RW_SESSION))
         rv = CKR_SESSION_READ_ONLY;

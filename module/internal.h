@@ -22,6 +22,7 @@
 #define MOD_MAX_FIND 512
 
 struct bus;
+struct cert_fields;
 
 /* One object the module shows. Token objects are views of chip keys (and, from
  * the store, their labels and IDs); session objects (derived secrets) live here. */
@@ -41,6 +42,8 @@ struct object {
     uint8_t id[STORE_ID_MAX];
     size_t id_len;
     bool mark;                  /* refresh: still present */
+    struct cert_fields *cert;   /* certificates: the parsed DER held in value */
+    bool paired;                /* certificates: a key pair on the token has its key */
 };
 
 enum login_state { LOGIN_NONE = 0, LOGIN_USER, LOGIN_SO };
@@ -186,6 +189,16 @@ CK_RV key_record(struct slot *s, uint32_t id, const char *label, const uint8_t *
                  size_t ckid_len, bool has_label, bool has_id);
 /* True when the module knows the key at chip_id was generated in the chip. */
 bool key_born_in_chip(struct slot *s, uint32_t chip_id);
+
+/* certobj.c: certificate objects and pairing */
+CK_RV cert_refresh(struct slot *s);
+CK_RV cert_attr(struct slot *s, struct object *o, CK_ATTRIBUTE_TYPE t, uint8_t *buf, size_t cap,
+                size_t *len);
+CK_RV cert_create(struct slot *s, struct session *sess, const CK_ATTRIBUTE *t, CK_ULONG n,
+                  CK_OBJECT_HANDLE *out);
+CK_RV cert_relabel(struct slot *s, struct object *o, const char *label, const uint8_t *id,
+                   size_t id_len);
+CK_RV cert_destroy(struct slot *s, struct object *o);
 
 /* attrs.c: DER pieces of EC keys (via OpenSSL) */
 const uint8_t *attr_curve_oid(enum tok_curve curve, size_t *len);

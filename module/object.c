@@ -31,6 +31,7 @@ struct object *obj_add(struct slot *s)
 
 static void obj_wipe(struct object *o)
 {
+    free(o->cert);
     if (o->value != NULL) {
         OPENSSL_cleanse(o->value, o->value_len);
         free(o->value);
@@ -191,6 +192,8 @@ CK_RV obj_refresh(struct slot *s)
             rv = view_key(s, k, CKO_PUBLIC_KEY);
     }
     free(keys);
+    if (rv == CKR_OK)
+        rv = cert_refresh(s);
     for (size_t i = s->nobjs; i-- > 0;)
         if (!s->objs[i].mark)
             obj_remove(s, &s->objs[i]);
@@ -316,7 +319,7 @@ static CK_RV attr_common(struct slot *s, struct object *o, CK_ATTRIBUTE_TYPE t, 
     case CKA_PRIVATE:
         return put_bool(b, obj_private(s, o));
     case CKA_MODIFIABLE:
-        return put_bool(b, o->owner == 0 && !(o->key.flags & TOK_KEYF_PERMANENT));
+        return put_bool(b, o->owner == 0); /* label and ID are host metadata */
     case CKA_LABEL:
         return put(b, o->label, strlen(o->label));
     case CKA_COPYABLE:
@@ -485,8 +488,11 @@ CK_RV obj_attr(struct slot *s, struct object *o, CK_ATTRIBUTE_TYPE type, uint8_t
                size_t *len)
 {
     struct abuf b = {buf, cap, 0};
-    CK_RV rv = attr_common(s, o, type, &b);
+    CK_RV rv;
 
+    if (o->cls == CKO_CERTIFICATE)
+        return cert_attr(s, o, type, buf, cap, len);
+    rv = attr_common(s, o, type, &b);
     if (rv == CKR_ATTRIBUTE_TYPE_INVALID) {
         if (o->cls == CKO_SECRET_KEY)
             rv = attr_secret(o, type, &b);
@@ -597,6 +603,8 @@ static CK_RV set_label_id(struct slot *s, struct object *o, const CK_ATTRIBUTE *
                 return CKR_ATTRIBUTE_READ_ONLY;
         }
     }
+    if (o->cls == CKO_CERTIFICATE)
+        return cert_relabel(s, o, label, id, id_len);
     s->ops->lock(s->dev);
     store_refresh(&s->store);
     CK_RV rv = CKR_OK;
@@ -630,7 +638,7 @@ CK_RV C_SetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
         rv = CKR_OBJECT_HANDLE_INVALID;
     if (rv == CKR_OK && o->owner == 0 && !(sess->flags & CKF_RW_SESSION))
         rv = CKR_SESSION_READ_ONLY;
-    else if (rv == CKR_OK && (o->owner != 0 || (o->key.flags & TOK_KEYF_PERMANENT)))
+    else if (rv == CKR_OK && o->owner != 0)
         rv = CKR_ACTION_PROHIBITED;
     else if (rv == CKR_OK && !slot_user_ok(s))
         rv = CKR_USER_NOT_LOGGED_IN;
@@ -789,6 +797,8 @@ CK_RV C_DestroyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject)
         rv = CKR_SESSION_READ_ONLY;
     else if (!slot_user_ok(s))
         rv = CKR_USER_NOT_LOGGED_IN;
+    else if (o->cls == CKO_CERTIFICATE)
+        rv = cert_destroy(s, o);
     else if (o->cls == CKO_PUBLIC_KEY || (o->key.flags & TOK_KEYF_PERMANENT))
         rv = CKR_ACTION_PROHIBITED; /* a pair's public half goes with its private key */
     else

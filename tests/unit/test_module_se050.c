@@ -804,8 +804,8 @@ static void test_import_errors(void **state)
     /* class and key type */
     ec_tmpl_init(&t, ec, oid_p256, sizeof oid_p256, 32);
     assert_int_equal(C_CreateObject(h, t.a + 1, t.n - 1, &o), CKR_TEMPLATE_INCOMPLETE);
-    t.cls = CKO_CERTIFICATE;
-    assert_int_equal(C_CreateObject(h, t.a, t.n, &o), CKR_TEMPLATE_INCONSISTENT);
+    t.cls = CKO_CERTIFICATE; /* a certificate template has no key parts */
+    assert_int_equal(C_CreateObject(h, t.a, t.n, &o), CKR_ATTRIBUTE_TYPE_INVALID);
     t.cls = CKO_DATA;
     assert_int_equal(C_CreateObject(h, t.a, t.n, &o), CKR_TEMPLATE_INCONSISTENT);
     t.cls = CKO_PUBLIC_KEY;
@@ -955,11 +955,17 @@ static void test_factory_and_destroy(void **state)
     assert_int_equal(C_FindObjectsFinal(h), CKR_OK);
     assert_int_equal(n, 1);
     assert_false(get_bool(h, found[0], CKA_DESTROYABLE));
-    assert_false(get_bool(h, found[0], CKA_MODIFIABLE));
+    /* its label and ID are host metadata: a factory key can be named */
+    assert_true(get_bool(h, found[0], CKA_MODIFIABLE));
     assert_false(get_bool(h, found[0], CKA_EXTRACTABLE));
     assert_int_equal(C_DestroyObject(h, found[0]), CKR_ACTION_PROHIBITED);
     CK_ATTRIBUTE lbl = {CKA_LABEL, "mine", 4};
-    assert_int_equal(C_SetAttributeValue(h, found[0], &lbl, 1), CKR_ACTION_PROHIBITED);
+    assert_int_equal(C_SetAttributeValue(h, found[0], &lbl, 1), CKR_OK);
+    char back[8] = "";
+    CK_ATTRIBUTE rd = {CKA_LABEL, back, sizeof back};
+    assert_int_equal(C_GetAttributeValue(h, found[0], &rd, 1), CKR_OK);
+    assert_int_equal(rd.ulValueLen, 4);
+    assert_memory_equal(back, "mine", 4);
     /* still there, still signing */
     uint8_t dig[32], sig[64];
     CK_ULONG slen = sizeof sig;
