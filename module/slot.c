@@ -1,6 +1,7 @@
 /* Slots and tokens: probing the configured chips, slot/token information and
  * the mechanism list, which is built from each driver's capabilities. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hal/bus.h"
@@ -148,6 +149,41 @@ void slot_close(struct slot *s)
     s->login = LOGIN_NONE;
 }
 
+/* Chips with room keep a copy of the token's store in this binary object, so
+ * labels, IDs and PIN verifiers survive a reflash of the host. */
+#define STORE_OBJECT_ID 0x7A5EC000u
+#define STORE_COPY_MAX (32 * 1024)
+
+static int store_mirror(void *ctx, const uint8_t *blob, size_t len)
+{
+    struct slot *s = ctx;
+
+    return s->ops->data_write(s->dev, STORE_OBJECT_ID, blob, len) == TOK_OK ? 0 : -1;
+}
+
+static void store_attach_chip(struct slot *s)
+{
+    uint8_t *copy;
+    size_t len = STORE_COPY_MAX;
+
+    if (s->ops->data_read == NULL || s->ops->data_write == NULL)
+        return;
+    s->store.mirror = store_mirror;
+    s->store.mirror_ctx = s;
+    if (s->store.broken || s->store.ino != 0)
+        return; /* the host file exists: it is the one in use */
+    copy = malloc(len);
+    if (copy != NULL && s->ops->data_read(s->dev, STORE_OBJECT_ID, copy, &len) == TOK_OK) {
+        if (store_restore(&s->store, copy, len) == 0)
+            log_info("slot", "token %s: labels and PINs restored from the chip's copy into %s",
+                     s->conf.name, s->store.path);
+        else
+            log_error("slot", "token %s: the chip's copy of the store does not parse",
+                      s->conf.name);
+    }
+    free(copy);
+}
+
 bool slot_probe(struct module *m, struct slot *s)
 {
     struct bus_opts bo;
@@ -187,6 +223,7 @@ bool slot_probe(struct module *m, struct slot *s)
     }
     s->caps = s->ops->caps(s->dev);
     store_open(&s->store, s->conf.store, s->conf.chip, s->info.serial);
+    store_attach_chip(s);
     s->objs_loaded = false;
     log_info("slot", "token %s: %s serial %s on %s", s->conf.name, s->info.model, s->info.serial,
              s->conf.bus);
