@@ -22,7 +22,7 @@ CK_RV C_DigestInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism)
     CK_RV rv;
 
     if (pMechanism == NULL)
-        return mod_check(mod_get()) != CKR_OK ? CKR_CRYPTOKI_NOT_INITIALIZED : CKR_ARGUMENTS_BAD;
+        return args_bad();
     rv = session_enter(hSession, &m, &sess, &s);
     if (rv != CKR_OK)
         return rv;
@@ -90,7 +90,7 @@ CK_RV C_Digest(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen
     CK_RV rv;
 
     if ((pData == NULL && ulDataLen) || pulDigestLen == NULL)
-        return mod_check(mod_get()) != CKR_OK ? CKR_CRYPTOKI_NOT_INITIALIZED : CKR_ARGUMENTS_BAD;
+        return args_bad();
     rv = session_enter(hSession, &m, &sess, &s);
     if (rv != CKR_OK)
         return rv;
@@ -112,27 +112,7 @@ CK_RV C_Digest(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen
 
 CK_RV C_DigestUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPartLen)
 {
-    struct module *m;
-    struct session *sess;
-    struct slot *s;
-    CK_RV rv;
-
-    if (pPart == NULL && ulPartLen)
-        return mod_check(mod_get()) != CKR_OK ? CKR_CRYPTOKI_NOT_INITIALIZED : CKR_ARGUMENTS_BAD;
-    rv = session_enter(hSession, &m, &sess, &s);
-    if (rv != CKR_OK)
-        return rv;
-    if (sess->digest.kind != OP_DIGEST) {
-        rv = CKR_OPERATION_NOT_INITIALIZED;
-    } else {
-        sess->digest.multipart = true;
-        if (EVP_DigestUpdate(sess->digest.md, pPart, ulPartLen) != 1) {
-            op_end(&sess->digest);
-            rv = CKR_GENERAL_ERROR;
-        }
-    }
-    session_leave(m);
-    return rv;
+    return op_part(hSession, OP_DIGEST, pPart, ulPartLen);
 }
 
 CK_RV C_DigestKey(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hKey)
@@ -169,7 +149,7 @@ CK_RV C_DigestFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pDigest, CK_ULONG_PT
     CK_RV rv;
 
     if (pulDigestLen == NULL)
-        return mod_check(mod_get()) != CKR_OK ? CKR_CRYPTOKI_NOT_INITIALIZED : CKR_ARGUMENTS_BAD;
+        return args_bad();
     rv = session_enter(hSession, &m, &sess, &s);
     if (rv != CKR_OK)
         return rv;

@@ -43,6 +43,11 @@ CK_RV mod_check(struct module *m)
     return CKR_OK;
 }
 
+CK_RV args_bad(void)
+{
+    return mod_check(mod_get()) != CKR_OK ? CKR_CRYPTOKI_NOT_INITIALIZED : CKR_ARGUMENTS_BAD;
+}
+
 void pad_copy(CK_UTF8CHAR *dst, size_t dstlen, const char *src)
 {
     size_t n = strlen(src);

@@ -458,7 +458,7 @@ CK_RV C_CreateObject(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, CK_
     CK_RV rv;
 
     if (phObject == NULL || (pTemplate == NULL && ulCount != 0))
-        return mod_check(mod_get()) != CKR_OK ? CKR_CRYPTOKI_NOT_INITIALIZED : CKR_ARGUMENTS_BAD;
+        return args_bad();
     rv = session_enter(hSession, &m, &sess, &s);
     if (rv != CKR_OK)
         return rv;

@@ -115,6 +115,9 @@ CK_RV mod_lock(struct module *m);
 void mod_unlock(struct module *m);
 /* CKR_OK when the library is initialised in this process. */
 CK_RV mod_check(struct module *m);
+/* The answer to a bad argument: CKR_CRYPTOKI_NOT_INITIALIZED comes first, as
+ * the standard orders them. */
+CK_RV args_bad(void);
 
 /* slot.c */
 struct slot *slot_get(struct module *m, CK_SLOT_ID id);
@@ -215,6 +218,8 @@ size_t attr_spki(const struct tok_pubkey *pub, uint8_t *out, size_t cap);
 /* pin.c, session.c */
 CK_RV pin_check_length(CK_ULONG len);
 CK_RV pin_verify(struct slot *sl, struct store_pin *p, const CK_UTF8CHAR *pin, CK_ULONG len);
+/* sign.c: one more part into the session's operation of that kind. */
+CK_RV op_part(CK_SESSION_HANDLE h, enum op_kind kind, const uint8_t *part, CK_ULONG len);
 /* Ends an operation, freeing and wiping what it held. */
 void op_end(struct operation *op);
 

@@ -359,7 +359,7 @@ CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
     if (pMechanism == NULL || phPublicKey == NULL || phPrivateKey == NULL ||
         (pPublicKeyTemplate == NULL && ulPublicKeyAttributeCount) ||
         (pPrivateKeyTemplate == NULL && ulPrivateKeyAttributeCount))
-        return mod_check(mod_get()) != CKR_OK ? CKR_CRYPTOKI_NOT_INITIALIZED : CKR_ARGUMENTS_BAD;
+        return args_bad();
     rv = session_enter(hSession, &m, &sess, &s);
     if (rv != CKR_OK)
         return rv;

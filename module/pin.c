@@ -75,7 +75,7 @@ CK_RV C_InitToken(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen,
     CK_RV rv;
 
     if (pLabel == NULL || (pPin == NULL && ulPinLen != 0))
-        return mod_check(mod_get()) != CKR_OK ? CKR_CRYPTOKI_NOT_INITIALIZED : CKR_ARGUMENTS_BAD;
+        return args_bad();
     rv = slot_enter(slotID, &m, &sl);
     if (rv != CKR_OK)
         return rv;

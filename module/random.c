@@ -13,7 +13,7 @@ CK_RV C_GenerateRandom(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pRandomData, CK_U
     CK_RV rv;
 
     if (pRandomData == NULL && ulRandomLen != 0)
-        return mod_check(mod_get()) != CKR_OK ? CKR_CRYPTOKI_NOT_INITIALIZED : CKR_ARGUMENTS_BAD;
+        return args_bad();
     rv = session_enter(hSession, &m, &sess, &s);
     if (rv != CKR_OK)
         return rv;
@@ -38,7 +38,7 @@ CK_RV C_SeedRandom(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSeed, CK_ULONG ulSee
     CK_RV rv;
 
     if (pSeed == NULL && ulSeedLen != 0)
-        return mod_check(mod_get()) != CKR_OK ? CKR_CRYPTOKI_NOT_INITIALIZED : CKR_ARGUMENTS_BAD;
+        return args_bad();
     rv = session_enter(hSession, &m, &sess, &s);
     if (rv != CKR_OK)
         return rv;

@@ -113,7 +113,7 @@ CK_RV C_OpenSession(CK_SLOT_ID slotID, CK_FLAGS flags, CK_VOID_PTR pApplication,
     (void)pApplication;
     (void)Notify; /* no callbacks are ever made: operations do not block for user input */
     if (phSession == NULL)
-        return mod_check(mod_get()) != CKR_OK ? CKR_CRYPTOKI_NOT_INITIALIZED : CKR_ARGUMENTS_BAD;
+        return args_bad();
     if (!(flags & CKF_SERIAL_SESSION))
         return mod_check(mod_get()) != CKR_OK ? CKR_CRYPTOKI_NOT_INITIALIZED
                                               : CKR_SESSION_PARALLEL_NOT_SUPPORTED;
@@ -191,7 +191,7 @@ CK_RV C_GetSessionInfo(CK_SESSION_HANDLE hSession, CK_SESSION_INFO_PTR pInfo)
     CK_RV rv;
 
     if (pInfo == NULL)
-        return mod_check(mod_get()) != CKR_OK ? CKR_CRYPTOKI_NOT_INITIALIZED : CKR_ARGUMENTS_BAD;
+        return args_bad();
     rv = session_enter(hSession, &m, &s, &sl);
     if (rv != CKR_OK)
         return rv;
@@ -343,7 +343,7 @@ CK_RV C_GetOperationState(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pOperationStat
 
     (void)pOperationState;
     if (pulOperationStateLen == NULL)
-        return mod_check(mod_get()) != CKR_OK ? CKR_CRYPTOKI_NOT_INITIALIZED : CKR_ARGUMENTS_BAD;
+        return args_bad();
     rv = session_enter(hSession, &m, &s, &sl);
     if (rv != CKR_OK)
         return rv;
@@ -369,7 +369,7 @@ CK_RV C_SetOperationState(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pOperationStat
     (void)hEncryptionKey;
     (void)hAuthenticationKey;
     if (pOperationState == NULL)
-        return mod_check(mod_get()) != CKR_OK ? CKR_CRYPTOKI_NOT_INITIALIZED : CKR_ARGUMENTS_BAD;
+        return args_bad();
     rv = session_enter(hSession, &m, &s, &sl);
     if (rv != CKR_OK)
         return rv;

@@ -165,6 +165,33 @@ static CK_RV op_update(struct operation *op, const uint8_t *data, size_t len)
     return CKR_OK;
 }
 
+/* C_SignUpdate, C_VerifyUpdate, C_DigestUpdate: one more part into the
+ * session's operation of that kind. */
+CK_RV op_part(CK_SESSION_HANDLE h, enum op_kind kind, const uint8_t *part, CK_ULONG len)
+{
+    struct module *m;
+    struct session *sess;
+    struct slot *s;
+    struct operation *op;
+    CK_RV rv;
+
+    if (part == NULL && len)
+        return args_bad();
+    rv = session_enter(h, &m, &sess, &s);
+    if (rv != CKR_OK)
+        return rv;
+    op = kind == OP_SIGN ? &sess->sign : kind == OP_VERIFY ? &sess->verify : &sess->digest;
+    if (op->kind != kind) {
+        rv = CKR_OPERATION_NOT_INITIALIZED;
+    } else {
+        op->multipart = true;
+        if ((rv = op_update(op, part, len)) != CKR_OK)
+            op_end(op);
+    }
+    session_leave(m);
+    return rv;
+}
+
 /* The message representative the chip (or OpenSSL) works on. */
 static CK_RV op_digest(struct operation *op, uint8_t *dig, size_t *dig_len, int *hash)
 {
@@ -349,7 +376,7 @@ CK_RV C_SignInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJ
     CK_RV rv;
 
     if (pMechanism == NULL)
-        return mod_check(mod_get()) != CKR_OK ? CKR_CRYPTOKI_NOT_INITIALIZED : CKR_ARGUMENTS_BAD;
+        return args_bad();
     rv = session_enter(hSession, &m, &sess, &s);
     if (rv != CKR_OK)
         return rv;
@@ -367,7 +394,7 @@ CK_RV C_Sign(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen,
     CK_RV rv;
 
     if ((pData == NULL && ulDataLen) || pulSignatureLen == NULL)
-        return mod_check(mod_get()) != CKR_OK ? CKR_CRYPTOKI_NOT_INITIALIZED : CKR_ARGUMENTS_BAD;
+        return args_bad();
     rv = session_enter(hSession, &m, &sess, &s);
     if (rv != CKR_OK)
         return rv;
@@ -392,26 +419,7 @@ CK_RV C_Sign(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen,
 
 CK_RV C_SignUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPartLen)
 {
-    struct module *m;
-    struct session *sess;
-    struct slot *s;
-    CK_RV rv;
-
-    if (pPart == NULL && ulPartLen)
-        return mod_check(mod_get()) != CKR_OK ? CKR_CRYPTOKI_NOT_INITIALIZED : CKR_ARGUMENTS_BAD;
-    rv = session_enter(hSession, &m, &sess, &s);
-    if (rv != CKR_OK)
-        return rv;
-    if (sess->sign.kind != OP_SIGN) {
-        rv = CKR_OPERATION_NOT_INITIALIZED;
-    } else {
-        sess->sign.multipart = true;
-        rv = op_update(&sess->sign, pPart, ulPartLen);
-        if (rv != CKR_OK)
-            op_end(&sess->sign);
-    }
-    session_leave(m);
-    return rv;
+    return op_part(hSession, OP_SIGN, pPart, ulPartLen);
 }
 
 CK_RV C_SignFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSignature,
@@ -423,7 +431,7 @@ CK_RV C_SignFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSignature,
     CK_RV rv;
 
     if (pulSignatureLen == NULL)
-        return mod_check(mod_get()) != CKR_OK ? CKR_CRYPTOKI_NOT_INITIALIZED : CKR_ARGUMENTS_BAD;
+        return args_bad();
     rv = session_enter(hSession, &m, &sess, &s);
     if (rv != CKR_OK)
         return rv;
@@ -510,7 +518,7 @@ CK_RV C_VerifyInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_O
     CK_RV rv;
 
     if (pMechanism == NULL)
-        return mod_check(mod_get()) != CKR_OK ? CKR_CRYPTOKI_NOT_INITIALIZED : CKR_ARGUMENTS_BAD;
+        return args_bad();
     rv = session_enter(hSession, &m, &sess, &s);
     if (rv != CKR_OK)
         return rv;
@@ -540,7 +548,7 @@ CK_RV C_Verify(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen
     CK_RV rv;
 
     if ((pData == NULL && ulDataLen) || pSignature == NULL)
-        return mod_check(mod_get()) != CKR_OK ? CKR_CRYPTOKI_NOT_INITIALIZED : CKR_ARGUMENTS_BAD;
+        return args_bad();
     rv = session_enter(hSession, &m, &sess, &s);
     if (rv != CKR_OK)
         return rv;
@@ -559,25 +567,7 @@ CK_RV C_Verify(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen
 
 CK_RV C_VerifyUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPartLen)
 {
-    struct module *m;
-    struct session *sess;
-    struct slot *s;
-    CK_RV rv;
-
-    if (pPart == NULL && ulPartLen)
-        return mod_check(mod_get()) != CKR_OK ? CKR_CRYPTOKI_NOT_INITIALIZED : CKR_ARGUMENTS_BAD;
-    rv = session_enter(hSession, &m, &sess, &s);
-    if (rv != CKR_OK)
-        return rv;
-    if (sess->verify.kind != OP_VERIFY) {
-        rv = CKR_OPERATION_NOT_INITIALIZED;
-    } else {
-        sess->verify.multipart = true;
-        if ((rv = op_update(&sess->verify, pPart, ulPartLen)) != CKR_OK)
-            op_end(&sess->verify);
-    }
-    session_leave(m);
-    return rv;
+    return op_part(hSession, OP_VERIFY, pPart, ulPartLen);
 }
 
 CK_RV C_VerifyFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSignature, CK_ULONG ulSignatureLen)
@@ -588,7 +578,7 @@ CK_RV C_VerifyFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSignature, CK_ULONG
     CK_RV rv;
 
     if (pSignature == NULL)
-        return mod_check(mod_get()) != CKR_OK ? CKR_CRYPTOKI_NOT_INITIALIZED : CKR_ARGUMENTS_BAD;
+        return args_bad();
     rv = session_enter(hSession, &m, &sess, &s);
     if (rv != CKR_OK)
         return rv;

@@ -348,7 +348,7 @@ CK_RV C_GetTokenInfo(CK_SLOT_ID slotID, CK_TOKEN_INFO_PTR pInfo)
     CK_RV rv;
 
     if (pInfo == NULL)
-        return mod_check(mod_get()) != CKR_OK ? CKR_CRYPTOKI_NOT_INITIALIZED : CKR_ARGUMENTS_BAD;
+        return args_bad();
     rv = slot_enter(slotID, &m, &s);
     if (rv != CKR_OK)
         return rv;
@@ -398,7 +398,7 @@ CK_RV C_GetMechanismList(CK_SLOT_ID slotID, CK_MECHANISM_TYPE_PTR pMechanismList
     CK_RV rv;
 
     if (pulCount == NULL)
-        return mod_check(mod_get()) != CKR_OK ? CKR_CRYPTOKI_NOT_INITIALIZED : CKR_ARGUMENTS_BAD;
+        return args_bad();
     rv = slot_enter(slotID, &m, &s);
     if (rv != CKR_OK)
         return rv;
@@ -414,7 +414,7 @@ CK_RV C_GetMechanismInfo(CK_SLOT_ID slotID, CK_MECHANISM_TYPE type, CK_MECHANISM
     CK_RV rv;
 
     if (pInfo == NULL)
-        return mod_check(mod_get()) != CKR_OK ? CKR_CRYPTOKI_NOT_INITIALIZED : CKR_ARGUMENTS_BAD;
+        return args_bad();
     rv = slot_enter(slotID, &m, &s);
     if (rv != CKR_OK)
         return rv;
