@@ -616,7 +616,7 @@ static int cmd_sign(struct a608 *c, const struct cmd *k)
             return status(c, A608_ST_EXEC);
         msg = c->tk.value;
     }
-    if (a608_ec_sign(c->priv[slot], c->pub[slot], msg, sig) != 0)
+    if (a608_slot_sign(c, slot, msg, sig) != 0)
         return status(c, A608_ST_ECC);
     return respond(c, sig, sizeof sig);
 }

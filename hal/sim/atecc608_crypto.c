@@ -5,6 +5,7 @@
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/obj_mac.h>
@@ -118,30 +119,108 @@ out:
     return rc;
 }
 
+/* One INTEGER of a DER ECDSA-Sig-Value, as a 32-byte big-endian number. */
+static int der_int32(const uint8_t **p, const uint8_t *end, uint8_t out[32])
+{
+    const uint8_t *q = *p;
+    size_t n;
+
+    if (end - q < 2 || q[0] != 0x02)
+        return -1;
+    n = q[1];
+    q += 2;
+    if (n == 0 || n > 33 || (size_t)(end - q) < n || (n == 33 && q[0] != 0x00))
+        return -1;
+    if (n == 33) {
+        q++;
+        n--;
+    }
+    memset(out, 0, 32 - n);
+    memcpy(out + 32 - n, q, n);
+    *p = q + n;
+    return 0;
+}
+
+/* r || s from OpenSSL's DER signature; for P-256 it is at most 72 bytes, so
+ * every length is in short form. */
+static int sig_from_der(const uint8_t *der, size_t len, uint8_t sig[64])
+{
+    const uint8_t *p = der, *end;
+
+    if (len < 2 || der[0] != 0x30 || der[1] > 0x7F || (size_t)der[1] + 2 != len)
+        return -1;
+    p = der + 2;
+    end = der + len;
+    if (der_int32(&p, end, sig) != 0 || der_int32(&p, end, sig + 32) != 0 || p != end)
+        return -1;
+    return 0;
+}
+
+static int sign_with(EVP_PKEY_CTX *ctx, const uint8_t digest[32], uint8_t sig[64])
+{
+    uint8_t der[80];
+    size_t dlen = sizeof der;
+
+    if (EVP_PKEY_sign(ctx, der, &dlen, digest, 32) != 1)
+        return -1;
+    return sig_from_der(der, dlen, sig);
+}
+
 int a608_ec_sign(const uint8_t priv[32], const uint8_t pub[64], const uint8_t digest[32],
                  uint8_t sig[64])
 {
     EVP_PKEY *pk = pkey_from(priv, pub);
     EVP_PKEY_CTX *ctx = NULL;
-    ECDSA_SIG *es = NULL;
-    uint8_t der[80];
-    size_t dlen = sizeof der;
     int rc = -1;
 
-    if (pk == NULL || (ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL)) == NULL ||
-        EVP_PKEY_sign_init(ctx) != 1 || EVP_PKEY_sign(ctx, der, &dlen, digest, 32) != 1)
-        goto out;
-    const unsigned char *p = der;
-    es = d2i_ECDSA_SIG(NULL, &p, (long)dlen);
-    if (es == NULL || BN_bn2binpad(ECDSA_SIG_get0_r(es), sig, 32) != 32 ||
-        BN_bn2binpad(ECDSA_SIG_get0_s(es), sig + 32, 32) != 32)
-        goto out;
-    rc = 0;
-out:
-    ECDSA_SIG_free(es);
+    if (pk != NULL && (ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL)) != NULL &&
+        EVP_PKEY_sign_init(ctx) == 1)
+        rc = sign_with(ctx, digest, sig);
     EVP_PKEY_CTX_free(ctx);
     EVP_PKEY_free(pk);
     return rc;
+}
+
+static void key_cache_drop(struct a608_key_cache *k)
+{
+    EVP_PKEY_CTX_free(k->sign);
+    EVP_PKEY_free(k->pkey);
+    OPENSSL_cleanse(k, sizeof *k);
+}
+
+void a608_key_cache_free(struct a608 *c)
+{
+    for (unsigned i = 0; i < A608_SLOTS; i++)
+        key_cache_drop(&c->keys[i]);
+}
+
+/* Building the key (the curve group, the point checks) and fetching the
+ * signature method cost more than the signature itself; a slot's key changes
+ * rarely, so the objects are made once and reused until its bytes differ. */
+int a608_slot_sign(struct a608 *c, unsigned slot, const uint8_t digest[32], uint8_t sig[64])
+{
+    struct a608_key_cache *k;
+
+    if (slot >= A608_SLOTS)
+        return -1;
+    k = &c->keys[slot];
+    if (k->sign == NULL || CRYPTO_memcmp(k->priv, c->priv[slot], sizeof k->priv) != 0 ||
+        CRYPTO_memcmp(k->pub, c->pub[slot], sizeof k->pub) != 0) {
+        key_cache_drop(k);
+        k->pkey = pkey_from(c->priv[slot], c->pub[slot]);
+        if (k->pkey == NULL || (k->sign = EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL)) == NULL ||
+            EVP_PKEY_sign_init(k->sign) != 1) {
+            key_cache_drop(k);
+            return -1;
+        }
+        memcpy(k->priv, c->priv[slot], sizeof k->priv);
+        memcpy(k->pub, c->pub[slot], sizeof k->pub);
+    }
+    if (sign_with(k->sign, digest, sig) != 0) {
+        key_cache_drop(k);
+        return -1;
+    }
+    return 0;
 }
 
 int a608_ec_verify(const uint8_t pub[64], const uint8_t digest[32], const uint8_t sig[64])

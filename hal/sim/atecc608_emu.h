@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/types.h>
+
 #include "hal/sim/sim_chip.h"
 
 #define A608_CONFIG_SIZE 128
@@ -64,6 +66,16 @@ struct a608_sha {
     bool active;
 };
 
+/* OpenSSL objects for one slot's key, made on its first Sign and kept while
+ * the slot holds the key bytes they were made from (a copy is kept to tell),
+ * so GenKey, PrivWrite or a reload of the state never meet a stale key. */
+struct a608_key_cache {
+    uint8_t priv[32];
+    uint8_t pub[64];
+    EVP_PKEY *pkey;
+    EVP_PKEY_CTX *sign; /* initialised for signing, reused Sign after Sign */
+};
+
 struct a608 {
     /* persistent */
     uint8_t config[A608_CONFIG_SIZE];
@@ -93,6 +105,8 @@ struct a608 {
      * held from creation until a608_publish writes it beside the state */
     uint8_t root_der[600];
     size_t root_der_len;
+    /* never saved: a new struct (create, load) starts without */
+    struct a608_key_cache keys[A608_SLOTS];
 };
 
 /* The sim_chip entry points (atecc608_state.c, atecc608_emu.c). */
@@ -141,6 +155,10 @@ int a608_ec_generate(uint8_t priv[32], uint8_t pub[64]);
 int a608_ec_public(const uint8_t priv[32], uint8_t pub[64]);
 int a608_ec_sign(const uint8_t priv[32], const uint8_t pub[64], const uint8_t digest[32],
                  uint8_t sig[64]);
+/* The same with the key of a slot, through the slot's key cache. */
+int a608_slot_sign(struct a608 *c, unsigned slot, const uint8_t digest[32], uint8_t sig[64]);
+/* Frees every slot's cached key objects (a608_destroy). */
+void a608_key_cache_free(struct a608 *c);
 /* 1 valid, 0 invalid signature, -1 unusable public key or error. */
 int a608_ec_verify(const uint8_t pub[64], const uint8_t digest[32], const uint8_t sig[64]);
 /* -1 when the peer point is not on the curve. */

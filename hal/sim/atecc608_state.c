@@ -218,8 +218,10 @@ void *a608_create(const char *profile, char *err, size_t errlen)
 
 void a608_destroy(void *chip)
 {
-    if (chip != NULL)
+    if (chip != NULL) {
+        a608_key_cache_free(chip);
         OPENSSL_clear_free(chip, sizeof(struct a608));
+    }
 }
 
 struct wbuf {

@@ -1,11 +1,15 @@
 /* The SE050 emulator's cryptography, with OpenSSL 3 EVP. Keys live in the
- * objects as raw parts (EC scalar and point, RSA components) and become an
- * EVP_PKEY only for the duration of one operation. */
+ * objects as raw parts (EC scalar and point, RSA components), which are what
+ * is saved; the EVP_PKEY made from them, and the context of the last
+ * operation, are cached beside them in memory. Making an RSA key anew for
+ * every operation would also throw away its blinding, whose setup costs a
+ * third of a signature. */
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
@@ -79,6 +83,142 @@ static int bn_to_blob(const BIGNUM *bn, size_t len, struct se050_blob *b)
 static BIGNUM *blob_bn(const struct se050_blob *b)
 {
     return BN_bin2bn(b->buf, (int)b->len, NULL);
+}
+
+/* ---- key cache --------------------------------------------------------- */
+
+struct se050_key_cache {
+    /* what the key objects were made from: a copy of every part */
+    uint8_t type, curve;
+    bool rsa_crt;
+    uint16_t rsa_bits;
+    size_t len[SE050_PARTS];
+    uint8_t *mat;
+    size_t matlen;
+    EVP_PKEY *key[2]; /* [0] public only, [1] with the private part */
+    EVP_PKEY_CTX *ctx; /* initialised for ctx_op, see op_ctx */
+    unsigned ctx_op;
+};
+
+enum { OP_ECDSA_SIGN = 0x100, OP_RSA_SIGN = 0x200, OP_RSA_DECRYPT = 0x300,
+       OP_RSA_ENCRYPT = 0x400 };
+
+void se050_key_cache_free(struct se050_obj *o)
+{
+    struct se050_key_cache *k = o->cache;
+
+    if (k == NULL)
+        return;
+    EVP_PKEY_CTX_free(k->ctx);
+    EVP_PKEY_free(k->key[0]);
+    EVP_PKEY_free(k->key[1]);
+    OPENSSL_clear_free(k->mat, k->matlen);
+    OPENSSL_clear_free(k, sizeof *k);
+    o->cache = NULL;
+}
+
+static bool cache_current(const struct se050_key_cache *k, const struct se050_obj *o)
+{
+    size_t off = 0;
+
+    if (k->type != o->type || k->curve != o->curve || k->rsa_crt != o->rsa_crt ||
+        k->rsa_bits != o->rsa_bits)
+        return false;
+    for (size_t i = 0; i < SE050_PARTS; i++)
+        if (k->len[i] != o->part[i].len)
+            return false;
+    for (size_t i = 0; i < SE050_PARTS; i++) {
+        if (k->len[i] > 0 && CRYPTO_memcmp(k->mat + off, o->part[i].buf, k->len[i]) != 0)
+            return false;
+        off += k->len[i];
+    }
+    return true;
+}
+
+/* o's cache, emptied first when o's parts are no longer those it was made
+ * from: whatever changed them (a write, a generation, a reload of the
+ * state), a stale key is never used. */
+static struct se050_key_cache *key_cache(struct se050_obj *o)
+{
+    struct se050_key_cache *k = o->cache;
+    size_t total = 0, off = 0;
+
+    if (k != NULL && cache_current(k, o))
+        return k;
+    se050_key_cache_free(o);
+    for (size_t i = 0; i < SE050_PARTS; i++)
+        total += o->part[i].len;
+    k = calloc(1, sizeof *k);
+    if (k == NULL || (k->mat = malloc(total > 0 ? total : 1)) == NULL) {
+        free(k);
+        return NULL;
+    }
+    k->matlen = total;
+    k->type = o->type;
+    k->curve = o->curve;
+    k->rsa_crt = o->rsa_crt;
+    k->rsa_bits = o->rsa_bits;
+    for (size_t i = 0; i < SE050_PARTS; i++) {
+        k->len[i] = o->part[i].len;
+        if (k->len[i] > 0)
+            memcpy(k->mat + off, o->part[i].buf, k->len[i]);
+        off += k->len[i];
+    }
+    o->cache = k;
+    return k;
+}
+
+static EVP_PKEY *ec_pkey(const struct se050_obj *o, bool priv);
+static EVP_PKEY *rsa_pkey(const struct se050_obj *o, bool priv);
+
+/* o's key, public only or with its private part; a key that cannot be made
+ * is not remembered (it is tried, and logged, again next time). */
+static EVP_PKEY *cached_pkey(struct se050_obj *o, bool priv)
+{
+    struct se050_key_cache *k = key_cache(o);
+
+    if (k == NULL)
+        return NULL;
+    if (k->key[priv] == NULL)
+        k->key[priv] = se050_is_rsa(o->type) ? rsa_pkey(o, priv) : ec_pkey(o, priv);
+    return k->key[priv];
+}
+
+/* The cached context for operation op (OP_* | algorithm id) of o's key.
+ * *fresh says it was just made and still has to be initialised; its caller
+ * then calls op_ready with the outcome. */
+static EVP_PKEY_CTX *op_ctx(struct se050_obj *o, bool priv, unsigned op, bool *fresh)
+{
+    EVP_PKEY *pk = cached_pkey(o, priv);
+    struct se050_key_cache *k = o->cache;
+
+    *fresh = false;
+    if (pk == NULL)
+        return NULL;
+    if (k->ctx != NULL && k->ctx_op == op)
+        return k->ctx;
+    EVP_PKEY_CTX_free(k->ctx);
+    k->ctx_op = 0;
+    k->ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL);
+    *fresh = k->ctx != NULL;
+    return k->ctx;
+}
+
+/* Keeps the context for op when ok, else drops it (a failed initialisation
+ * or operation leaves nothing half set up behind). */
+static void op_done(struct se050_obj *o, unsigned op, bool ok)
+{
+    struct se050_key_cache *k = o->cache;
+
+    if (k == NULL)
+        return;
+    if (ok) {
+        k->ctx_op = op;
+    } else {
+        EVP_PKEY_CTX_free(k->ctx);
+        k->ctx = NULL;
+        k->ctx_op = 0;
+    }
 }
 
 /* ---- EC ---------------------------------------------------------------- */
@@ -254,26 +394,24 @@ out:
     return pk;
 }
 
-int se050_ecdsa_sign(const struct se050_obj *o, const uint8_t *hash, size_t hlen, uint8_t *sig,
+int se050_ecdsa_sign(struct se050_obj *o, const uint8_t *hash, size_t hlen, uint8_t *sig,
                      size_t *siglen)
 {
-    EVP_PKEY *pk = ec_pkey(o, true);
-    EVP_PKEY_CTX *ctx = pk ? EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL) : NULL;
-    int rc = SW_WRONG_DATA;
+    bool fresh;
+    EVP_PKEY_CTX *ctx = op_ctx(o, true, OP_ECDSA_SIGN, &fresh);
+    bool ok;
 
     /* No digest is set: the input is the host's hash, of any length. */
-    if (ctx != NULL && EVP_PKEY_sign_init(ctx) > 0 &&
-        EVP_PKEY_sign(ctx, sig, siglen, hash, hlen) > 0)
-        rc = 0;
-    EVP_PKEY_CTX_free(ctx);
-    EVP_PKEY_free(pk);
-    return rc;
+    ok = ctx != NULL && (!fresh || EVP_PKEY_sign_init(ctx) > 0) &&
+         EVP_PKEY_sign(ctx, sig, siglen, hash, hlen) > 0;
+    op_done(o, OP_ECDSA_SIGN, ok);
+    return ok ? 0 : SW_WRONG_DATA;
 }
 
-int se050_ecdsa_verify(const struct se050_obj *o, const uint8_t *hash, size_t hlen,
+int se050_ecdsa_verify(struct se050_obj *o, const uint8_t *hash, size_t hlen,
                        const uint8_t *sig, size_t siglen, bool *ok)
 {
-    EVP_PKEY *pk = ec_pkey(o, false);
+    EVP_PKEY *pk = cached_pkey(o, false);
     EVP_PKEY_CTX *ctx = pk ? EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL) : NULL;
     int rc = SW_WRONG_DATA;
 
@@ -282,11 +420,10 @@ int se050_ecdsa_verify(const struct se050_obj *o, const uint8_t *hash, size_t hl
         rc = 0;
     }
     EVP_PKEY_CTX_free(ctx);
-    EVP_PKEY_free(pk);
     return rc;
 }
 
-int se050_ecdh(const struct se050_obj *o, const uint8_t *peer, size_t peerlen, uint8_t *out,
+int se050_ecdh(struct se050_obj *o, const uint8_t *peer, size_t peerlen, uint8_t *out,
                size_t *outlen)
 {
     struct se050_obj tmp;
@@ -300,7 +437,7 @@ int se050_ecdh(const struct se050_obj *o, const uint8_t *peer, size_t peerlen, u
     tmp.curve = o->curve;
     if (se050_ec_import(o->curve, NULL, 0, peer, peerlen, &tmp) != 0)
         goto out;
-    pk = ec_pkey(o, true);
+    pk = cached_pkey(o, true);
     peerk = ec_pkey(&tmp, false);
     ctx = pk ? EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL) : NULL;
     *outlen = f;
@@ -311,7 +448,6 @@ int se050_ecdh(const struct se050_obj *o, const uint8_t *peer, size_t peerlen, u
 out:
     se050_obj_clear(&tmp);
     EVP_PKEY_CTX_free(ctx);
-    EVP_PKEY_free(pk);
     EVP_PKEY_free(peerk);
     return rc;
 }
@@ -497,30 +633,27 @@ static int rsa_sig_ctx(EVP_PKEY_CTX *ctx, const EVP_MD *md, int pad)
     return 0;
 }
 
-int se050_rsa_sign(const struct se050_obj *o, uint8_t algo, const uint8_t *msg, size_t mlen,
+int se050_rsa_sign(struct se050_obj *o, uint8_t algo, const uint8_t *msg, size_t mlen,
                    uint8_t *sig, size_t *siglen)
 {
     const EVP_MD *md;
     int pad;
     uint8_t dig[EVP_MAX_MD_SIZE];
-    unsigned dlen = 0;
-    EVP_PKEY *pk = NULL;
-    EVP_PKEY_CTX *ctx = NULL;
-    int rc = SW_WRONG_DATA;
+    unsigned dlen = 0, op = OP_RSA_SIGN | algo;
+    bool fresh, ok;
+    EVP_PKEY_CTX *ctx;
 
     if (rsa_sig_algo(algo, &md, &pad) != 0 || !EVP_Digest(msg, mlen, dig, &dlen, md, NULL))
         return SW_WRONG_DATA;
-    pk = rsa_pkey(o, true);
-    ctx = pk ? EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL) : NULL;
-    if (ctx != NULL && EVP_PKEY_sign_init(ctx) > 0 && rsa_sig_ctx(ctx, md, pad) == 0 &&
-        EVP_PKEY_sign(ctx, sig, siglen, dig, dlen) > 0)
-        rc = 0;
-    EVP_PKEY_CTX_free(ctx);
-    EVP_PKEY_free(pk);
-    return rc;
+    ctx = op_ctx(o, true, op, &fresh);
+    ok = ctx != NULL &&
+         (!fresh || (EVP_PKEY_sign_init(ctx) > 0 && rsa_sig_ctx(ctx, md, pad) == 0)) &&
+         EVP_PKEY_sign(ctx, sig, siglen, dig, dlen) > 0;
+    op_done(o, op, ok);
+    return ok ? 0 : SW_WRONG_DATA;
 }
 
-int se050_rsa_verify(const struct se050_obj *o, uint8_t algo, const uint8_t *msg, size_t mlen,
+int se050_rsa_verify(struct se050_obj *o, uint8_t algo, const uint8_t *msg, size_t mlen,
                      const uint8_t *sig, size_t siglen, bool *ok)
 {
     const EVP_MD *md;
@@ -533,24 +666,35 @@ int se050_rsa_verify(const struct se050_obj *o, uint8_t algo, const uint8_t *msg
 
     if (rsa_sig_algo(algo, &md, &pad) != 0 || !EVP_Digest(msg, mlen, dig, &dlen, md, NULL))
         return SW_WRONG_DATA;
-    pk = rsa_pkey(o, false);
+    pk = cached_pkey(o, false);
     ctx = pk ? EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL) : NULL;
     if (ctx != NULL && EVP_PKEY_verify_init(ctx) > 0 && rsa_sig_ctx(ctx, md, pad) == 0) {
         *ok = EVP_PKEY_verify(ctx, sig, siglen, dig, dlen) == 1;
         rc = 0;
     }
     EVP_PKEY_CTX_free(ctx);
-    EVP_PKEY_free(pk);
     return rc;
 }
 
-int se050_rsa_crypt(const struct se050_obj *o, bool decrypt, uint8_t algo, const uint8_t *in,
+static int rsa_crypt_init(EVP_PKEY_CTX *ctx, bool decrypt, int pad)
+{
+    if ((decrypt ? EVP_PKEY_decrypt_init(ctx) : EVP_PKEY_encrypt_init(ctx)) <= 0 ||
+        EVP_PKEY_CTX_set_rsa_padding(ctx, pad) <= 0)
+        return -1;
+    if (pad == RSA_PKCS1_OAEP_PADDING && (EVP_PKEY_CTX_set_rsa_oaep_md(ctx, EVP_sha1()) <= 0 ||
+                                          EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, EVP_sha1()) <= 0))
+        return -1;
+    return 0;
+}
+
+int se050_rsa_crypt(struct se050_obj *o, bool decrypt, uint8_t algo, const uint8_t *in,
                     size_t inlen, uint8_t *out, size_t *outlen)
 {
     size_t k = (size_t)o->rsa_bits / 8;
-    EVP_PKEY *pk = NULL;
-    EVP_PKEY_CTX *ctx = NULL;
-    int pad, rc = SW_WRONG_DATA;
+    unsigned op = (decrypt ? OP_RSA_DECRYPT : OP_RSA_ENCRYPT) | algo;
+    EVP_PKEY_CTX *ctx;
+    bool fresh, ok;
+    int pad;
 
     switch (algo) {
     case 0x0C:
@@ -567,22 +711,15 @@ int se050_rsa_crypt(const struct se050_obj *o, bool decrypt, uint8_t algo, const
     default:
         return SW_WRONG_DATA;
     }
-    pk = rsa_pkey(o, decrypt);
-    ctx = pk ? EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL) : NULL;
-    if (ctx == NULL || (decrypt ? EVP_PKEY_decrypt_init(ctx) : EVP_PKEY_encrypt_init(ctx)) <= 0 ||
-        EVP_PKEY_CTX_set_rsa_padding(ctx, pad) <= 0)
-        goto out;
-    if (pad == RSA_PKCS1_OAEP_PADDING && (EVP_PKEY_CTX_set_rsa_oaep_md(ctx, EVP_sha1()) <= 0 ||
-                                          EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, EVP_sha1()) <= 0))
-        goto out;
-    *outlen = k;
-    if ((decrypt ? EVP_PKEY_decrypt(ctx, out, outlen, in, inlen)
-                 : EVP_PKEY_encrypt(ctx, out, outlen, in, inlen)) > 0)
-        rc = 0;
-out:
-    EVP_PKEY_CTX_free(ctx);
-    EVP_PKEY_free(pk);
-    return rc;
+    ctx = op_ctx(o, decrypt, op, &fresh);
+    ok = ctx != NULL && (!fresh || rsa_crypt_init(ctx, decrypt, pad) == 0);
+    if (ok) {
+        *outlen = k;
+        ok = (decrypt ? EVP_PKEY_decrypt(ctx, out, outlen, in, inlen)
+                      : EVP_PKEY_encrypt(ctx, out, outlen, in, inlen)) > 0;
+    }
+    op_done(o, op, ok);
+    return ok ? 0 : SW_WRONG_DATA;
 }
 
 /* ---- factory certificate ----------------------------------------------- */

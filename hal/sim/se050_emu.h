@@ -82,6 +82,9 @@ enum {
 enum { SE050_BIN_DATA = 0 };
 #define SE050_PARTS 8
 
+/* OpenSSL objects of a key object, made on first use (se050_crypto.c). */
+struct se050_key_cache;
+
 struct se050_blob {
     uint8_t *buf;
     size_t len; /* 0: not set */
@@ -100,6 +103,9 @@ struct se050_obj {
     uint16_t policy_len; /* 0: the default policy of the object kind */
     uint8_t policy[SE050_POLICY_MAX];
     struct se050_blob part[SE050_PARTS];
+    /* never saved; kept only while the parts are the ones it was made from
+     * and freed with them (se050_obj_clear) */
+    struct se050_key_cache *cache;
 };
 
 /* Curve ids 0x01..0x11 can be created on applet 3.x (§3.7.14). */
@@ -182,22 +188,24 @@ int se050_ec_generate(uint8_t curve, struct se050_obj *o);
 int se050_ec_import(uint8_t curve, const uint8_t *priv, size_t privlen, const uint8_t *pub,
                     size_t publen, struct se050_obj *o);
 int se050_ec_param(uint8_t curve, uint8_t param, const uint8_t *val, size_t len);
-int se050_ecdsa_sign(const struct se050_obj *o, const uint8_t *hash, size_t hlen, uint8_t *sig,
+int se050_ecdsa_sign(struct se050_obj *o, const uint8_t *hash, size_t hlen, uint8_t *sig,
                      size_t *siglen);
-int se050_ecdsa_verify(const struct se050_obj *o, const uint8_t *hash, size_t hlen,
+int se050_ecdsa_verify(struct se050_obj *o, const uint8_t *hash, size_t hlen,
                        const uint8_t *sig, size_t siglen, bool *ok);
-int se050_ecdh(const struct se050_obj *o, const uint8_t *peer, size_t peerlen, uint8_t *out,
+int se050_ecdh(struct se050_obj *o, const uint8_t *peer, size_t peerlen, uint8_t *out,
                size_t *outlen);
 int se050_rsa_generate(unsigned bits, bool crt, struct se050_obj *o);
 /* Checks a complete set of RSA components (sizes, N = P * Q, a usable key). */
 int se050_rsa_check(struct se050_obj *o);
-int se050_rsa_sign(const struct se050_obj *o, uint8_t algo, const uint8_t *msg, size_t mlen,
+int se050_rsa_sign(struct se050_obj *o, uint8_t algo, const uint8_t *msg, size_t mlen,
                    uint8_t *sig, size_t *siglen);
-int se050_rsa_verify(const struct se050_obj *o, uint8_t algo, const uint8_t *msg, size_t mlen,
+int se050_rsa_verify(struct se050_obj *o, uint8_t algo, const uint8_t *msg, size_t mlen,
                      const uint8_t *sig, size_t siglen, bool *ok);
-int se050_rsa_crypt(const struct se050_obj *o, bool decrypt, uint8_t algo, const uint8_t *in,
+int se050_rsa_crypt(struct se050_obj *o, bool decrypt, uint8_t algo, const uint8_t *in,
                     size_t inlen, uint8_t *out, size_t *outlen);
 int se050_random(uint8_t *out, size_t len);
+/* Frees o's cached key objects (se050_obj_clear). */
+void se050_key_cache_free(struct se050_obj *o);
 /* A self-signed X.509 certificate (DER) for a factory key pair. */
 int se050_factory_cert(const struct se050_obj *key, const char *cn, uint8_t **der, size_t *len);
 

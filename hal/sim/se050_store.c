@@ -112,6 +112,7 @@ int se050_blob_set(struct se050_blob *b, const uint8_t *data, size_t len)
 
 void se050_obj_clear(struct se050_obj *o)
 {
+    se050_key_cache_free(o);
     for (size_t i = 0; i < SE050_PARTS; i++)
         se050_blob_free(&o->part[i]);
 }
