@@ -23,7 +23,9 @@ enum where {
     IN_SKIP,  /* inside a section that was reported and dropped */
 };
 
-enum key_id { K_CHIP, K_BUS, K_ADDRESS, K_LABEL, K_LOGIN, K_STORE, K_PROFILE, K_FAULTS, K_COUNT };
+enum key_id {
+    K_CHIP, K_BUS, K_ADDRESS, K_LABEL, K_LOGIN, K_STORE, K_PROFILE, K_FAULTS, K_OBJECT, K_COUNT
+};
 
 struct parser {
     const char *name;
@@ -252,6 +254,85 @@ static int set_faults(struct conf_token *t, const char *key, const char *value, 
     return copy_value(t->sim_faults, sizeof t->sim_faults, key, value, why, whylen);
 }
 
+static int hex_nibble(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* object = CHIP-ID:LABEL[:ID-HEX], CHIP-ID decimal or 0x-hex. */
+static int set_object(struct conf_token *t, const char *key, const char *value, char *why,
+                      size_t whylen)
+{
+    char buf[512];
+    char *end, *label, *idhex;
+    unsigned long id;
+    struct conf_object *o;
+
+    (void)key;
+    if (t->nobjects >= CONF_MAX_OBJECTS) {
+        snprintf(why, whylen, "more than %d object lines", CONF_MAX_OBJECTS);
+        return -1;
+    }
+    if (strlen(value) >= sizeof buf || has_control(value)) {
+        snprintf(why, whylen, "object line too long or with a control character");
+        return -1;
+    }
+    snprintf(buf, sizeof buf, "%s", value);
+    label = strchr(buf, ':');
+    if (label == NULL) {
+        snprintf(why, whylen, "object '%.64s': expected CHIP-ID:LABEL[:ID-HEX]", value);
+        return -1;
+    }
+    *label++ = '\0';
+    idhex = strchr(label, ':');
+    if (idhex != NULL)
+        *idhex++ = '\0';
+    errno = 0;
+    id = strtoul(buf, &end, 0);
+    if (errno != 0 || end == buf || *end != '\0' || id > 0xFFFFFFFFul || buf[0] == '-') {
+        snprintf(why, whylen, "object '%.64s': '%.16s' is not a chip object id", value, buf);
+        return -1;
+    }
+    if (*label == '\0' || strlen(label) > sizeof o->label - 1) {
+        snprintf(why, whylen, "object '%.64s': the label must be 1..128 bytes", value);
+        return -1;
+    }
+    o = &t->objects[t->nobjects];
+    memset(o, 0, sizeof *o);
+    o->chip_id = (uint32_t)id;
+    snprintf(o->label, sizeof o->label, "%s", label);
+    if (idhex != NULL) {
+        size_t n = strlen(idhex);
+        if (n == 0 || n % 2 != 0 || n / 2 > sizeof o->id) {
+            snprintf(why, whylen, "object '%.64s': the ID must be 1..64 bytes of hex", value);
+            return -1;
+        }
+        for (size_t i = 0; i < n / 2; i++) {
+            int hi = hex_nibble(idhex[2 * i]), lo = hex_nibble(idhex[2 * i + 1]);
+            if (hi < 0 || lo < 0) {
+                snprintf(why, whylen, "object '%.64s': the ID is not hex", value);
+                return -1;
+            }
+            o->id[i] = (uint8_t)(hi << 4 | lo);
+        }
+        o->id_len = n / 2;
+    }
+    for (size_t i = 0; i < t->nobjects; i++) {
+        if (t->objects[i].chip_id == o->chip_id) {
+            snprintf(why, whylen, "object %lu is mapped twice", id);
+            return -1;
+        }
+    }
+    t->nobjects++;
+    return 0;
+}
+
 static const struct key_def keys[K_COUNT] = {
     [K_CHIP] = {"chip", set_chip},
     [K_BUS] = {"bus", set_bus},
@@ -261,6 +342,7 @@ static const struct key_def keys[K_COUNT] = {
     [K_STORE] = {"store", set_store},
     [K_PROFILE] = {"sim_profile", set_profile},
     [K_FAULTS] = {"sim_faults", set_faults},
+    [K_OBJECT] = {"object", set_object},
 };
 
 /* Checks what a section needs as a whole, once its last line is read. */
@@ -383,7 +465,7 @@ static void key_value(struct parser *p, char *line)
         report(p, t, p->lineno, "unknown key '%.64s' in [token %s]", key, t->name);
         return;
     }
-    if (p->key_line[k] != 0) {
+    if (p->key_line[k] != 0 && k != K_OBJECT) { /* object lines repeat */
         report(p, t, p->lineno, "duplicate key '%s' in [token %s] (first at line %zu)", key,
                t->name, p->key_line[k]);
         return;

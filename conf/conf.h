@@ -10,6 +10,7 @@
  *   store = /var/lib/seccki    # host store directory for this token
  *   sim_profile = tls          # profile of a new emulator state file
  *   sim_faults = busy=2        # fault injection for tests (emulator only)
+ *   object = 0:device:01       # a chip object's label and ID (repeatable)
  *
  * A malformed line is reported with file, line and reason; the section it is
  * in is disabled, and the other sections stay usable. */
@@ -21,10 +22,20 @@
 #include <stdint.h>
 
 #define CONF_MAX_TOKENS 16
+#define CONF_MAX_OBJECTS 16
 #define CONF_DEFAULT_PATH "/etc/seccki/seccki.conf"
 #define CONF_DEFAULT_STORE "/var/lib/seccki"
 
 enum conf_login { CONF_LOGIN_PIN = 0, CONF_LOGIN_NONE = 1 };
+
+/* `object = CHIP-ID:LABEL[:ID-HEX]`: the label and ID a chip object shows
+ * until the user sets others (e.g. a key provisioned by another tool). */
+struct conf_object {
+    uint32_t chip_id;
+    char label[129];
+    uint8_t id[64];
+    size_t id_len;
+};
 
 struct conf_token {
     char name[33];        /* section name */
@@ -36,6 +47,8 @@ struct conf_token {
     char store[256];
     char sim_profile[32];
     char sim_faults[128];
+    struct conf_object objects[CONF_MAX_OBJECTS];
+    size_t nobjects;
     bool valid;           /* false: the section had an error; its slot has no token */
     char error[256];      /* why it is not valid ("file:line: reason") */
 };

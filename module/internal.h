@@ -165,6 +165,10 @@ void obj_free_all(struct slot *s);
 CK_RV obj_attr(struct slot *s, struct object *o, CK_ATTRIBUTE_TYPE type, uint8_t *buf,
                size_t cap, size_t *len);
 void obj_default_label(const struct slot *s, uint32_t chip_id, char *label, size_t cap);
+/* The label and ID the config gives a chip object (`object =` lines), if any. */
+const struct conf_object *conf_object_of(const struct slot *s, uint32_t chip_id);
+/* A fixed key position holds a key the module shows: recorded or mapped. */
+bool obj_slot_in_use(struct slot *s, uint32_t chip_id);
 size_t obj_default_id(const struct slot *s, uint32_t chip_id, uint8_t *id, size_t cap);
 
 /* Lists the chip's keys into a malloc'ed array (*keys, *n), however many. */

@@ -243,7 +243,7 @@ CK_RV key_choose_position(struct slot *s, const struct key_place *p, uint32_t *i
         return ckr_from_tok(rc, TCTX_KEYGEN);
     if (s->caps->fixed_slots) {
         for (size_t i = 0; i < n && rv != CKR_OK; i++) {
-            if (fits(&keys[i], p) && store_key_find(&s->store, keys[i].id) == NULL) {
+            if (fits(&keys[i], p) && !obj_slot_in_use(s, keys[i].id)) {
                 *id = keys[i].id;
                 rv = CKR_OK;
             }

@@ -106,6 +106,19 @@ static struct object *find_token_obj(struct slot *s, CK_OBJECT_CLASS cls, uint32
     return NULL;
 }
 
+const struct conf_object *conf_object_of(const struct slot *s, uint32_t chip_id)
+{
+    for (size_t i = 0; i < s->conf.nobjects; i++)
+        if (s->conf.objects[i].chip_id == chip_id)
+            return &s->conf.objects[i];
+    return NULL;
+}
+
+bool obj_slot_in_use(struct slot *s, uint32_t chip_id)
+{
+    return store_key_find(&s->store, chip_id) != NULL || conf_object_of(s, chip_id) != NULL;
+}
+
 static CK_RV view_key(struct slot *s, const struct tok_key *k, CK_OBJECT_CLASS cls)
 {
     struct object *o = find_token_obj(s, cls, k->id);
@@ -125,10 +138,17 @@ static CK_RV view_key(struct slot *s, const struct tok_key *k, CK_OBJECT_CLASS c
     o->pub_loaded = false; /* another process may have regenerated the key */
     o->sensitive = true;
     o->extractable = false;
+    const struct conf_object *map = rec == NULL ? conf_object_of(s, k->id) : NULL;
     if (rec != NULL) {
         snprintf(o->label, sizeof o->label, "%s", rec->label);
         memcpy(o->id, rec->id, rec->id_len);
         o->id_len = rec->id_len;
+    } else if (map != NULL) {
+        snprintf(o->label, sizeof o->label, "%s", map->label);
+        memcpy(o->id, map->id, map->id_len);
+        o->id_len = map->id_len;
+        if (o->id_len == 0)
+            o->id_len = obj_default_id(s, k->id, o->id, sizeof o->id);
     } else {
         obj_default_label(s, k->id, o->label, sizeof o->label);
         o->id_len = obj_default_id(s, k->id, o->id, sizeof o->id);
@@ -184,7 +204,7 @@ CK_RV obj_refresh(struct slot *s)
         /* A fixed position always holds some key; it is ours to show only when
          * it is a factory key or the store says the module put it there. */
         if (s->caps->fixed_slots && !(k->flags & TOK_KEYF_PERMANENT) &&
-            store_key_find(&s->store, k->id) == NULL)
+            !obj_slot_in_use(s, k->id))
             continue;
         if (k->flags & TOK_KEYF_PRIVATE)
             rv = view_key(s, k, CKO_PRIVATE_KEY);

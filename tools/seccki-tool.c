@@ -276,6 +276,47 @@ void tool_print_object(CK_SESSION_HANDLE sh, CK_OBJECT_HANDLE oh, const CK_TOKEN
     p11_kit_uri_free(uri);
 }
 
+/* The label and ID a certificate shows when they are not its key pair's (the
+ * user gave them explicitly at import): pairing-aware clients will not pair
+ * the two. */
+struct named {
+    CK_OBJECT_CLASS cls;
+    char label[129];
+    uint8_t id[64], spki[1024];
+    CK_ULONG id_len, spki_len;
+};
+
+static void read_named(CK_SESSION_HANDLE sh, CK_OBJECT_HANDLE oh, struct named *o)
+{
+    CK_ATTRIBUTE a[] = {{CKA_CLASS, &o->cls, sizeof o->cls},
+                        {CKA_LABEL, o->label, sizeof o->label - 1},
+                        {CKA_ID, o->id, sizeof o->id},
+                        {CKA_PUBLIC_KEY_INFO, o->spki, sizeof o->spki}};
+
+    memset(o, 0, sizeof *o);
+    C_GetAttributeValue(sh, oh, a, 4);
+    o->label[a[1].ulValueLen < sizeof o->label ? a[1].ulValueLen : 0] = '\0';
+    o->id_len = a[2].ulValueLen == CK_UNAVAILABLE_INFORMATION ? 0 : a[2].ulValueLen;
+    o->spki_len = a[3].ulValueLen == CK_UNAVAILABLE_INFORMATION ? 0 : a[3].ulValueLen;
+}
+
+static void flag_mismatch(const struct named *all, CK_ULONG n, CK_ULONG cert)
+{
+    const struct named *c = &all[cert];
+
+    for (CK_ULONG i = 0; i < n; i++) {
+        const struct named *k = &all[i];
+        if (k->cls != CKO_PRIVATE_KEY || k->spki_len == 0 || k->spki_len != c->spki_len ||
+            memcmp(k->spki, c->spki, c->spki_len) != 0)
+            continue;
+        if (strcmp(k->label, c->label) != 0 || k->id_len != c->id_len ||
+            memcmp(k->id, c->id, c->id_len) != 0)
+            printf("  ! certificate '%s' holds the public key of key '%s' but not its label and "
+                   "ID: clients that pair by label/ID will not pair them (seccki-tool relabel)\n",
+                   c->label, k->label);
+    }
+}
+
 static int list_slot(CK_SLOT_ID slot)
 {
     CK_TOKEN_INFO ti;
@@ -299,8 +340,16 @@ static int list_slot(CK_SLOT_ID slot)
         C_FindObjects(sh, objs, sizeof objs / sizeof objs[0], &n);
         C_FindObjectsFinal(sh);
     }
-    for (CK_ULONG i = 0; i < n; i++)
+    struct named *all = calloc(n ? n : 1, sizeof *all);
+    for (CK_ULONG i = 0; i < n; i++) {
         tool_print_object(sh, objs[i], &ti);
+        if (all != NULL)
+            read_named(sh, objs[i], &all[i]);
+    }
+    for (CK_ULONG i = 0; all != NULL && i < n; i++)
+        if (all[i].cls == CKO_CERTIFICATE)
+            flag_mismatch(all, n, i);
+    free(all);
     if (n == 0)
         printf("  (no objects)\n");
     C_CloseSession(sh);

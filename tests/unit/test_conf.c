@@ -162,6 +162,33 @@ static void test_defaults(void **state)
     assert_string_equal(c->tokens[0].sim_faults, "");
 }
 
+/* object lines map chip objects to labels and IDs; they repeat. */
+static void test_object_map(void **state)
+{
+    struct fixture *fx = *state;
+    struct conf *c = parse(fx, "[token a]\nchip = se050\nbus = sim:/tmp/x\n"
+                               "object = 0xF0000100:device:f00001\nobject = 3:spare\n"
+                               "[token b]\nchip = atecc608\nbus = sim:/tmp/y\nobject = 0:x:zz\n"
+                               "[token c]\nchip = atecc608\nbus = sim:/tmp/z\nobject = 1:a\n"
+                               "object = 1:b\n"
+                               "[token d]\nchip = atecc608\nbus = sim:/tmp/w\nobject = nine:a\n");
+
+    assert_int_equal(c->ntokens, 4);
+    assert_true(c->tokens[0].valid);
+    assert_int_equal(c->tokens[0].nobjects, 2);
+    assert_int_equal(c->tokens[0].objects[0].chip_id, 0xF0000100u);
+    assert_string_equal(c->tokens[0].objects[0].label, "device");
+    assert_int_equal(c->tokens[0].objects[0].id_len, 3);
+    assert_int_equal(c->tokens[0].objects[0].id[0], 0xF0);
+    assert_int_equal(c->tokens[0].objects[1].chip_id, 3);
+    assert_int_equal(c->tokens[0].objects[1].id_len, 0);
+    assert_false(c->tokens[1].valid); /* ID not hex */
+    assert_non_null(strstr(c->tokens[1].error, "seccki.conf:9:"));
+    assert_false(c->tokens[2].valid); /* object 1 mapped twice */
+    assert_non_null(strstr(c->tokens[2].error, "mapped twice"));
+    assert_false(c->tokens[3].valid); /* not an object id */
+}
+
 static void test_limits_accepted(void **state)
 {
     struct fixture *fx = *state;
@@ -550,6 +577,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_two_tokens, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_object_map, setup, teardown),
         cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limits_accepted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_key_leaves_others_valid, setup, teardown),

@@ -43,7 +43,7 @@ static int group_setup(void **state)
             "[token edge]\nchip = atecc608\nbus = sim:%s/edge.atecc\nlogin = none\nstore = %s/store\n"
             "[token gw]\nchip = se050\nbus = sim:%s/gw.se050\nlogin = none\nstore = %s/store\n"
             "[token tng]\nchip = atecc608\nbus = sim:%s/tng.atecc\naddress = 0x35\n"
-            "sim_profile = trustngo\nlogin = none\nstore = %s/store\n",
+            "sim_profile = trustngo\nlogin = none\nstore = %s/store\nobject = 0:device:d0\n",
             dir, dir, dir, dir, dir, dir);
     fclose(f);
     setenv("SECCKI_CONF", path, 1);
@@ -334,7 +334,8 @@ static void test_trust_and_go(void **state)
     assert_int_equal(C_FindObjects(h, certs, 4, &n), CKR_OK);
     assert_int_equal(C_FindObjectsFinal(h), CKR_OK);
     assert_int_equal(n, 2); /* device and signer */
-    assert_int_equal(find(h, CKO_PRIVATE_KEY, "slot0", certs + 2), 1);
+    /* the config names the factory key; its certificate follows */
+    assert_int_equal(find(h, CKO_PRIVATE_KEY, "device", certs + 2), 1);
     label_id_of(h, certs[2], label, slot0_id, &slot0_len);
     STACK_OF(X509) *chain = sk_X509_new_null();
     X509 *device = NULL;
@@ -350,7 +351,8 @@ static void test_trust_and_go(void **state)
         if (cat == 1) {
             dev = certs[i];
             device = x;
-            assert_string_equal(label, "slot0");
+            assert_string_equal(label, "device");
+            assert_int_equal(id[0], 0xd0);
             assert_int_equal(id_len, slot0_len);
             assert_memory_equal(id, slot0_id, id_len);
         } else {
