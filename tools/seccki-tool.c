@@ -152,6 +152,8 @@ static int cmd_info(const struct conf_token *ct)
         for (size_t i = 0; i < n; i++) {
             bool used = !caps->fixed_slots || (keys[i].flags & TOK_KEYF_PERMANENT) ||
                         store_key_find(&st, keys[i].id) != NULL;
+            for (size_t m = 0; m < ct->nobjects; m++)
+                used |= ct->objects[m].chip_id == keys[i].id;
             printf(" %u:%s", keys[i].id,
                    used ? "used" : (keys[i].flags & TOK_KEYF_GENERATE) ? "free" : "fixed");
         }
