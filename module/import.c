@@ -463,8 +463,11 @@ CK_RV C_CreateObject(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, CK_
     if (rv != CKR_OK)
         return rv;
     memset(&r, 0, sizeof r);
-    if (template_class(pTemplate, ulCount) == CKO_CERTIFICATE) {
-        rv = cert_create(s, sess, pTemplate, ulCount, phObject);
+    if (template_class(pTemplate, ulCount) == CKO_CERTIFICATE ||
+        template_class(pTemplate, ulCount) == CKO_DATA) {
+        rv = template_class(pTemplate, ulCount) == CKO_DATA
+                 ? data_create(s, sess, pTemplate, ulCount, phObject)
+                 : cert_create(s, sess, pTemplate, ulCount, phObject);
         session_leave(m);
         return rv;
     }

@@ -207,6 +207,17 @@ CK_RV cert_relabel(struct slot *s, struct object *o, const char *label, const ui
                    size_t id_len);
 CK_RV cert_destroy(struct slot *s, struct object *o);
 
+/* dataobj.c: CKO_DATA objects on chips with room for binary objects */
+bool data_supported(const struct slot *s);
+CK_RV data_refresh(struct slot *s);
+bool data_private(const struct slot *s, const struct object *o);
+CK_RV data_attr(struct slot *s, struct object *o, CK_ATTRIBUTE_TYPE t, uint8_t *buf, size_t cap,
+                size_t *len);
+CK_RV data_create(struct slot *s, struct session *sess, const CK_ATTRIBUTE *t, CK_ULONG n,
+                  CK_OBJECT_HANDLE *out);
+CK_RV data_destroy(struct slot *s, struct object *o);
+CK_RV data_relabel(struct slot *s, struct object *o, const char *label);
+
 /* attrs.c: DER pieces of EC keys (via OpenSSL) */
 const uint8_t *attr_curve_oid(enum tok_curve curve, size_t *len);
 enum tok_curve attr_curve_from_params(const uint8_t *der, size_t len);

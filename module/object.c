@@ -214,6 +214,8 @@ CK_RV obj_refresh(struct slot *s)
     free(keys);
     if (rv == CKR_OK)
         rv = cert_refresh(s);
+    if (rv == CKR_OK)
+        rv = data_refresh(s);
     for (size_t i = s->nobjs; i-- > 0;)
         if (!s->objs[i].mark)
             obj_remove(s, &s->objs[i]);
@@ -224,8 +226,11 @@ CK_RV obj_refresh(struct slot *s)
 
 static bool obj_private(const struct slot *s, const struct object *o)
 {
-    return (o->cls == CKO_PRIVATE_KEY || o->cls == CKO_SECRET_KEY) &&
-           s->conf.login == CONF_LOGIN_PIN;
+    if (s->conf.login != CONF_LOGIN_PIN)
+        return false;
+    if (o->cls == CKO_DATA)
+        return data_private(s, o);
+    return o->cls == CKO_PRIVATE_KEY || o->cls == CKO_SECRET_KEY;
 }
 
 bool obj_visible(const struct slot *s, const struct session *sess, const struct object *o)
@@ -512,6 +517,8 @@ CK_RV obj_attr(struct slot *s, struct object *o, CK_ATTRIBUTE_TYPE type, uint8_t
 
     if (o->cls == CKO_CERTIFICATE)
         return cert_attr(s, o, type, buf, cap, len);
+    if (o->cls == CKO_DATA)
+        return data_attr(s, o, type, buf, cap, len);
     rv = attr_common(s, o, type, &b);
     if (rv == CKR_ATTRIBUTE_TYPE_INVALID) {
         if (o->cls == CKO_SECRET_KEY)
@@ -605,7 +612,7 @@ static CK_RV set_label_id(struct slot *s, struct object *o, const CK_ATTRIBUTE *
                 return CKR_ATTRIBUTE_VALUE_INVALID;
             memcpy(label, a->pValue, a->ulValueLen);
             label[a->ulValueLen] = '\0';
-        } else if (a->type == CKA_ID) {
+        } else if (a->type == CKA_ID && o->cls != CKO_DATA) {
             if (a->ulValueLen > STORE_ID_MAX || (a->pValue == NULL && a->ulValueLen))
                 return CKR_ATTRIBUTE_VALUE_INVALID;
             if (a->ulValueLen)
@@ -625,6 +632,8 @@ static CK_RV set_label_id(struct slot *s, struct object *o, const CK_ATTRIBUTE *
     }
     if (o->cls == CKO_CERTIFICATE)
         return cert_relabel(s, o, label, id, id_len);
+    if (o->cls == CKO_DATA)
+        return data_relabel(s, o, label);
     s->ops->lock(s->dev);
     store_refresh(&s->store);
     CK_RV rv = CKR_OK;
@@ -818,6 +827,8 @@ CK_RV C_DestroyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject)
         rv = CKR_USER_NOT_LOGGED_IN;
     else if (o->cls == CKO_CERTIFICATE)
         rv = cert_destroy(s, o);
+    else if (o->cls == CKO_DATA)
+        rv = data_destroy(s, o);
     else if (o->cls == CKO_PUBLIC_KEY || (o->key.flags & TOK_KEYF_PERMANENT))
         rv = CKR_ACTION_PROHIBITED; /* a pair's public half goes with its private key */
     else

@@ -156,6 +156,34 @@ static int parse_cert(struct store *st, char *rest)
     return 0;
 }
 
+static int parse_data(struct store *st, char *rest)
+{
+    char priv[2], label[2 * STORE_LABEL_MAX + 2], app[2 * STORE_LABEL_MAX + 2],
+        oid[2 * STORE_ID_MAX + 2];
+    struct store_data d;
+    unsigned long id;
+    long ll, al, ol;
+
+    memset(&d, 0, sizeof d);
+    if (sscanf(rest, "%lx %1s %257s %257s %129s", &id, priv, label, app, oid) != 5 ||
+        id > 0xFFFFFFFFul || (priv[0] != 'p' && priv[0] != '-') ||
+        store_data_find(st, (uint32_t)id) != NULL || st->ndata >= STORE_MAX_DATA)
+        return -1;
+    ll = hex_get(label, (uint8_t *)d.label, STORE_LABEL_MAX);
+    al = hex_get(app, (uint8_t *)d.app, STORE_LABEL_MAX);
+    ol = hex_get(oid, d.oid, sizeof d.oid);
+    if (ll < 0 || al < 0 || ol < 0 || memchr(d.label, '\0', (size_t)ll) != NULL ||
+        memchr(d.app, '\0', (size_t)al) != NULL)
+        return -1;
+    d.label[ll] = '\0';
+    d.app[al] = '\0';
+    d.oid_len = (size_t)ol;
+    d.data_id = (uint32_t)id;
+    d.is_private = priv[0] == 'p';
+    st->data[st->ndata++] = d;
+    return 0;
+}
+
 static int parse_line(struct store *st, char *line, unsigned lineno)
 {
     if (lineno == 1)
@@ -183,6 +211,8 @@ static int parse_line(struct store *st, char *line, unsigned lineno)
         return parse_key(st, line + 4);
     if (strncmp(line, "cert ", 5) == 0)
         return parse_cert(st, line + 5);
+    if (strncmp(line, "data ", 5) == 0)
+        return parse_data(st, line + 5);
     return -1;
 }
 
@@ -373,6 +403,16 @@ static char *store_format(const struct store *st, size_t *len)
         } else {
             n = cap;
         }
+    }
+    for (size_t i = 0; i < st->ndata && n < cap; i++) {
+        const struct store_data *d = &st->data[i];
+        char lh[2 * STORE_LABEL_MAX + 1], ah[2 * STORE_LABEL_MAX + 1], oh[2 * STORE_ID_MAX + 1];
+        hex_put(lh, (const uint8_t *)d->label, strlen(d->label));
+        hex_put(ah, (const uint8_t *)d->app, strlen(d->app));
+        hex_put(oh, d->oid, d->oid_len);
+        n += (size_t)snprintf(buf + n, cap - n, "data %x %c %s %s %s\n", d->data_id,
+                              d->is_private ? 'p' : '-', lh[0] ? lh : "-", ah[0] ? ah : "-",
+                              oh[0] ? oh : "-");
     }
     if (n >= cap) {
         log_error("store", "%s: the store would exceed %d bytes", st->path, STORE_FILE_MAX);
@@ -598,4 +638,36 @@ void store_cert_remove(struct store *st, uint32_t cert_id)
     size_t i = (size_t)(c - st->certs);
     memmove(&st->certs[i], &st->certs[i + 1], (st->ncerts - i - 1) * sizeof st->certs[0]);
     st->ncerts--;
+}
+
+struct store_data *store_data_find(struct store *st, uint32_t data_id)
+{
+    for (size_t i = 0; i < st->ndata; i++)
+        if (st->data[i].data_id == data_id)
+            return &st->data[i];
+    return NULL;
+}
+
+struct store_data *store_data_put(struct store *st, const struct store_data *d)
+{
+    struct store_data *slot = store_data_find(st, d->data_id);
+
+    if (slot == NULL) {
+        if (st->ndata >= STORE_MAX_DATA)
+            return NULL;
+        slot = &st->data[st->ndata++];
+    }
+    *slot = *d;
+    return slot;
+}
+
+void store_data_remove(struct store *st, uint32_t data_id)
+{
+    struct store_data *d = store_data_find(st, data_id);
+
+    if (d == NULL)
+        return;
+    size_t i = (size_t)(d - st->data);
+    memmove(&st->data[i], &st->data[i + 1], (st->ndata - i - 1) * sizeof st->data[0]);
+    st->ndata--;
 }

@@ -17,6 +17,7 @@
 #define STORE_MAX_KEYS 64
 #define STORE_MAX_CERTS 16
 #define STORE_CERT_MAX 8192
+#define STORE_MAX_DATA 16
 #define STORE_SALT_LEN 16
 #define STORE_HASH_LEN 32
 
@@ -47,6 +48,16 @@ struct store_cert {
     size_t der_len;
 };
 
+/* A CKO_DATA object whose value lives on the chip; its attributes here. */
+struct store_data {
+    uint32_t data_id;
+    bool is_private;
+    char label[STORE_LABEL_MAX + 1];
+    char app[STORE_LABEL_MAX + 1];
+    uint8_t oid[STORE_ID_MAX];
+    size_t oid_len;
+};
+
 struct store {
     char path[512];
     bool broken;           /* unreadable or malformed: never overwritten */
@@ -60,6 +71,8 @@ struct store {
     size_t nkeys;
     struct store_cert certs[STORE_MAX_CERTS];
     size_t ncerts;
+    struct store_data data[STORE_MAX_DATA];
+    size_t ndata;
     /* Where a copy of the store also lives (a binary object on chips with
      * room), so labels and IDs survive a reflash of the host. */
     int (*mirror)(void *ctx, const uint8_t *blob, size_t len);
@@ -91,6 +104,11 @@ struct store_cert *store_cert_put(struct store *st, uint32_t cert_id, const char
                                   const uint8_t *id, size_t id_len, const uint8_t *der,
                                   size_t der_len);
 void store_cert_remove(struct store *st, uint32_t cert_id);
+
+struct store_data *store_data_find(struct store *st, uint32_t data_id);
+/* Adds or replaces a record; NULL when the store is full. */
+struct store_data *store_data_put(struct store *st, const struct store_data *d);
+void store_data_remove(struct store *st, uint32_t data_id);
 
 /* PIN verifiers: PBKDF2-HMAC-SHA256 with a random salt. */
 int store_pin_set(struct store_pin *p, const uint8_t *pin, size_t len);

@@ -298,6 +298,42 @@ static void test_bad_certificates(void **state)
     assert_int_equal(C_CloseSession(h), CKR_OK);
 }
 
+/* CKO_DATA objects where the chip has room (SE050); refused on the ATECC608. */
+static void test_data_objects(void **state)
+{
+    CK_SESSION_HANDLE h = rw(SLOT_GW), a = rw(SLOT_EDGE);
+    CK_OBJECT_CLASS cls = CKO_DATA;
+    CK_BBOOL yes = CK_TRUE;
+    uint8_t value[1500], back[2000], oid[] = {0x06, 0x03, 0x2A, 0x03, 0x04};
+    CK_OBJECT_HANDLE o, found[4];
+    CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_TOKEN, &yes, 1},
+                        {CKA_LABEL, "config-blob", 11}, {CKA_APPLICATION, "agent", 5},
+                        {CKA_OBJECT_ID, oid, sizeof oid}, {CKA_VALUE, value, sizeof value}};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof value; i++)
+        value[i] = (uint8_t)(i * 13);
+    assert_int_equal(C_CreateObject(h, t, 6, &o), CKR_OK);
+    assert_int_equal(find(h, CKO_DATA, "config-blob", found), 1);
+    CK_ATTRIBUTE r[] = {{CKA_VALUE, back, sizeof back}, {CKA_APPLICATION, back + 1600, 64}};
+    assert_int_equal(C_GetAttributeValue(h, found[0], r, 2), CKR_OK);
+    assert_int_equal(r[0].ulValueLen, sizeof value);
+    assert_memory_equal(back, value, sizeof value);
+    assert_int_equal(r[1].ulValueLen, 5);
+    CK_ATTRIBUTE rl = {CKA_LABEL, "renamed", 7};
+    assert_int_equal(C_SetAttributeValue(h, found[0], &rl, 1), CKR_OK);
+    assert_int_equal(find(h, CKO_DATA, "renamed", found), 1);
+    assert_int_equal(C_DestroyObject(h, found[0]), CKR_OK);
+    assert_int_equal(find(h, CKO_DATA, "renamed", found), 0);
+    /* an empty value, and a chip without room */
+    t[5].ulValueLen = 0;
+    assert_int_equal(C_CreateObject(h, t, 6, &o), CKR_TEMPLATE_INCOMPLETE);
+    t[5].ulValueLen = 10;
+    assert_int_equal(C_CreateObject(a, t, 6, &o), CKR_TEMPLATE_INCONSISTENT);
+    assert_int_equal(C_CloseSession(h), CKR_OK);
+    assert_int_equal(C_CloseSession(a), CKR_OK);
+}
+
 /* The SE050 keeps a copy of the store: a host reflash loses nothing. */
 static void test_se050_labels_survive_host_reflash(void **state)
 {
@@ -386,6 +422,7 @@ int main(void)
         cmocka_unit_test(test_pairing_atecc608),
         cmocka_unit_test(test_pairing_se050),
         cmocka_unit_test(test_bad_certificates),
+        cmocka_unit_test(test_data_objects),
         cmocka_unit_test(test_se050_labels_survive_host_reflash),
         cmocka_unit_test(test_trust_and_go),
     };
