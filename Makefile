@@ -135,4 +135,6 @@ uninstall:
 clean:
 	rm -rf $(BUILD) build-*
 
+.SECONDARY:
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -156,8 +156,38 @@ EOF
          openssl pkeyutl -verify -pubin -inkey '$W/pub.pem' -in '$W/d.bin' -sigfile '$W/s.der'"
 }
 
+# Trust&GO: the factory device certificate, rebuilt from the chip's compressed
+# form, is handed out by p11tool --export and chains to the part's root.
+trustngo_flow() {
+    W=$WORK/tng
+    mkdir -p "$W"
+    cat >"$W/seccki.conf" <<EOF
+[token tng]
+chip = atecc608
+bus = sim:$W/tng.atecc
+address = 0x35
+sim_profile = trustngo
+login = none
+store = $W/store
+EOF
+    export SECCKI_CONF=$W/seccki.conf
+    check "trustngo: p11tool lists the device and signer certificates" sh -c \
+        "p11tool --provider '$MOD' --list-all-certs 'pkcs11:token=tng' > '$W/certs.txt' &&
+         [ \$(grep -c 'type=cert' '$W/certs.txt') -eq 2 ]"
+    check "trustngo: p11tool --export hands out the device certificate" sh -c \
+        "p11tool --provider '$MOD' --export 'pkcs11:token=tng;object=slot0;type=cert' > '$W/device.pem' &&
+         p11tool --provider '$MOD' --export 'pkcs11:token=tng;object=certc;type=cert' > '$W/signer.pem' &&
+         openssl x509 -in '$W/device.pem' -noout -subject | grep -q 'CN = sn0123'"
+    check "trustngo: the device certificate chains to the part's root" \
+        openssl verify -CAfile "$W/tng.atecc.root.pem" -untrusted "$W/signer.pem" "$W/device.pem"
+    check "trustngo: the device certificate carries the slot-0 key" sh -c \
+        "p11tool --provider '$MOD' --export-pubkey 'pkcs11:token=tng;object=slot0;type=private' > '$W/k.pem' &&
+         openssl x509 -in '$W/device.pem' -pubkey -noout | cmp -s - '$W/k.pem'"
+}
+
 flow sim "sim:$WORK/sim/edge.atecc"
 provision_flow
+trustngo_flow
 
 export LD_PRELOAD=$SHIM
 export SECCKI_I2C_SHIM="/dev/i2c-7=$WORK/i2c/edge.atecc:atecc608:tls"
