@@ -148,14 +148,18 @@ static int cmd_info(const struct conf_token *ct)
         printf("  free memory %ld bytes\n", info.free_memory);
     store_open(&st, ct->store, ct->chip, info.serial);
     if (c.ops->list_keys(c.dev, keys, &n) == TOK_OK) {
-        printf("  key slots  ");
+        printf(caps->fixed_slots ? "  key slots  " : "  key objects");
         for (size_t i = 0; i < n; i++) {
             bool used = !caps->fixed_slots || (keys[i].flags & TOK_KEYF_PERMANENT) ||
                         store_key_find(&st, keys[i].id) != NULL;
             for (size_t m = 0; m < ct->nobjects; m++)
                 used |= ct->objects[m].chip_id == keys[i].id;
-            printf(" %u:%s", keys[i].id,
-                   used ? "used" : (keys[i].flags & TOK_KEYF_GENERATE) ? "free" : "fixed");
+            if (caps->fixed_slots)
+                printf(" %u:%s", keys[i].id,
+                       used ? "used" : (keys[i].flags & TOK_KEYF_GENERATE) ? "free" : "fixed");
+            else
+                printf(" 0x%08x%s", keys[i].id,
+                       (keys[i].flags & TOK_KEYF_PERMANENT) ? "(factory)" : "");
         }
         printf("\n");
     } else {
