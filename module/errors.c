@@ -22,6 +22,9 @@ CK_RV ckr_from_tok(int err, enum tok_ctx ctx)
     case TOK_E_LOCKED:
         if (ctx == TCTX_SIGN || ctx == TCTX_DERIVE)
             return CKR_KEY_FUNCTION_NOT_PERMITTED;
+        /* C_GenerateKeyPair and C_CreateObject may not return ACTION_PROHIBITED */
+        if (ctx == TCTX_KEYGEN)
+            return CKR_TOKEN_WRITE_PROTECTED;
         return CKR_ACTION_PROHIBITED;
     case TOK_E_NOMEM:
         return CKR_HOST_MEMORY;

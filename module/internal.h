@@ -63,6 +63,7 @@ struct slot {
     struct object *objs;
     size_t nobjs, capobjs;
     bool objs_loaded;
+    bool info_stale;             /* objects changed: free memory may have too */
 };
 
 enum op_kind { OP_NONE = 0, OP_FIND, OP_SIGN, OP_VERIFY, OP_DIGEST };

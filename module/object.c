@@ -192,6 +192,7 @@ CK_RV obj_refresh(struct slot *s)
 
     if (s->objs_loaded)
         return CKR_OK;
+    s->info_stale = true;
     rc = obj_list_keys(s, &keys, &n);
     if (rc != TOK_OK) {
         log_error("object", "token %s: listing keys failed: %s", s->conf.name, tok_strerror(rc));

@@ -22,7 +22,8 @@ CK_RV C_GenerateRandom(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pRandomData, CK_U
         int rc = s->ops->random(s->dev, pRandomData + done, n);
         if (rc != TOK_OK) {
             log_error("random", "token %s: %s", s->conf.name, tok_strerror(rc));
-            rv = ckr_from_tok(rc, TCTX_OTHER);
+            /* an unprovisioned chip's RNG is not to be used; the token says CKF_RNG only after */
+            rv = rc == TOK_E_LOCKED ? CKR_FUNCTION_FAILED : ckr_from_tok(rc, TCTX_OTHER);
         }
         done += n;
     }

@@ -352,6 +352,10 @@ CK_RV C_GetTokenInfo(CK_SLOT_ID slotID, CK_TOKEN_INFO_PTR pInfo)
     rv = slot_enter(slotID, &m, &s);
     if (rv != CKR_OK)
         return rv;
+    /* After objects changed, the chip's free memory is read again (once). */
+    if (obj_refresh(s) == CKR_OK && s->info_stale && s->info.free_memory >= 0 &&
+        s->ops->info(s->dev, &s->info) == TOK_OK)
+        s->info_stale = false;
     memset(pInfo, 0, sizeof *pInfo);
     pad_copy(pInfo->label, sizeof pInfo->label, slot_token_label(s));
     pad_copy(pInfo->manufacturerID, sizeof pInfo->manufacturerID, s->info.manufacturer);
@@ -360,7 +364,8 @@ CK_RV C_GetTokenInfo(CK_SLOT_ID slotID, CK_TOKEN_INFO_PTR pInfo)
     sl = strlen(s->info.serial);
     pad_copy(pInfo->serialNumber, sizeof pInfo->serialNumber,
              s->info.serial + (sl > 16 ? sl - 16 : 0));
-    pInfo->flags = CKF_RNG;
+    /* an ATECC608 before seccki-tool provision: no key slots, RNG in test mode */
+    pInfo->flags = s->info.provisioned ? CKF_RNG : CKF_WRITE_PROTECTED;
     if (s->store.initialized)
         pInfo->flags |= CKF_TOKEN_INITIALIZED;
     if (s->store.user.set)

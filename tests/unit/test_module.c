@@ -32,6 +32,7 @@ static const uint8_t p256_oid[] = {0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x0
 #define SLOT_BROKEN 2
 #define SLOT_OPEN 3
 #define SLOT_CORRUPT 4
+#define SLOT_BLANK 5
 static const char garbage[] = "not a chip state file, just bytes";
 
 static void write_conf(void)
@@ -50,8 +51,10 @@ static void write_conf(void)
             "[token broken]\nchip = atecc608\nbus = sim:%s/broken.atecc\nadress = 0x60\n\n"
             "[token open]\nchip = atecc608\nbus = sim:%s/open.atecc\nlogin = none\n"
             "store = %s/store\n\n"
-            "[token corrupt]\nchip = atecc608\nbus = sim:%s/corrupt.atecc\n",
-            dir, dir, dir, dir, dir, dir, dir, dir);
+            "[token corrupt]\nchip = atecc608\nbus = sim:%s/corrupt.atecc\n\n"
+            "[token blank]\nchip = atecc608\nbus = sim:%s/blank.atecc\nsim_profile = blank\n"
+            "store = %s/store\n",
+            dir, dir, dir, dir, dir, dir, dir, dir, dir, dir);
     fclose(f);
     char state[256];
     snprintf(state, sizeof state, "%s/corrupt.atecc", dir);
@@ -306,13 +309,13 @@ static void test_slots(void **state)
 
     (void)state;
     assert_int_equal(C_GetSlotList(CK_FALSE, NULL, &n), CKR_OK);
-    assert_int_equal(n, 5); /* one per section, broken ones included: IDs stay stable */
+    assert_int_equal(n, 6); /* one per section, broken ones included: IDs stay stable */
     n = 1;
     assert_int_equal(C_GetSlotList(CK_FALSE, slots, &n), CKR_BUFFER_TOO_SMALL);
-    assert_int_equal(n, 5);
+    assert_int_equal(n, 6);
     n = 8;
     assert_int_equal(C_GetSlotList(CK_TRUE, slots, &n), CKR_OK);
-    assert_int_equal(n, 2);
+    assert_int_equal(n, 3);
     assert_int_equal(slots[0], SLOT_EDGE);
     assert_int_equal(slots[1], SLOT_OPEN);
 
@@ -376,6 +379,28 @@ static void test_mechanisms(void **state)
     assert_true(mi.flags & CKF_SIGN);
     assert_true(mi.flags & CKF_HW);
     assert_int_equal(C_GetMechanismInfo(SLOT_EDGE, CKM_RSA_PKCS, &mi), CKR_MECHANISM_INVALID);
+}
+
+/* An unprovisioned ATECC608: present, write-protected, no key generation. */
+static void test_blank_chip(void **state)
+{
+    CK_TOKEN_INFO ti;
+    CK_SESSION_HANDLE h;
+    CK_MECHANISM mech = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
+    CK_ATTRIBUTE pubt[] = {{CKA_EC_PARAMS, (void *)p256_oid, sizeof p256_oid}};
+    CK_OBJECT_HANDLE pub, priv;
+    uint8_t rnd[16];
+
+    (void)state;
+    assert_int_equal(C_GetTokenInfo(SLOT_BLANK, &ti), CKR_OK);
+    assert_true(ti.flags & CKF_WRITE_PROTECTED);
+    assert_false(ti.flags & CKF_RNG);
+    h = open_rw(SLOT_BLANK);
+    assert_int_equal(C_GenerateKeyPair(h, &mech, pubt, 1, NULL, 0, &pub, &priv),
+                     CKR_DEVICE_MEMORY); /* no key slot before provisioning */
+    /* the RNG answers a fixed test pattern before the config zone is locked: refused */
+    assert_int_equal(C_GenerateRandom(h, rnd, sizeof rnd), CKR_FUNCTION_FAILED);
+    assert_int_equal(C_CloseSession(h), CKR_OK);
 }
 
 /* ---- sessions and login ---- */
@@ -867,6 +892,7 @@ int main(void)
     const struct CMUnitTest with_init[] = {
         cmocka_unit_test_setup_teardown(test_slots, init, fini),
         cmocka_unit_test_setup_teardown(test_mechanisms, init, fini),
+        cmocka_unit_test_setup_teardown(test_blank_chip, init, fini),
         cmocka_unit_test_setup_teardown(test_sessions, init, fini),
         cmocka_unit_test_setup_teardown(test_login_and_pins, init, fini),
         cmocka_unit_test_setup_teardown(test_pin_lockout, init, fini),
