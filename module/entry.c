@@ -76,7 +76,7 @@ CK_RV C_GetInterface(CK_UTF8CHAR_PTR pInterfaceName, CK_VERSION_PTR pVersion,
             continue;
         if ((flags & ifaces[i].flags) != flags)
             continue;
-        *ppInterface = (CK_INTERFACE_PTR)&ifaces[i];
+        *ppInterface = mod_interface(&ifaces[i], i);
         return CKR_OK;
     }
     return CKR_ARGUMENTS_BAD;

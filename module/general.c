@@ -43,6 +43,14 @@ CK_RV mod_check(struct module *m)
     return CKR_OK;
 }
 
+CK_INTERFACE *mod_interface(const CK_INTERFACE *tmpl, size_t i)
+{
+    CK_INTERFACE *it = &the_module.ifaces[i];
+
+    *it = *tmpl;
+    return it;
+}
+
 CK_RV args_bad(void)
 {
     return mod_check(mod_get()) != CKR_OK ? CKR_CRYPTOKI_NOT_INITIALIZED : CKR_ARGUMENTS_BAD;
@@ -70,7 +78,11 @@ static void mod_teardown(struct module *m)
     free(m->slots);
     if (m->app_mutexes && m->app_lock != NULL)
         m->mops.destroy(m->app_lock);
+    /* Interface records outlive C_Finalize: callers keep their pointers. */
+    CK_INTERFACE keep[sizeof m->ifaces / sizeof m->ifaces[0]];
+    memcpy(keep, m->ifaces, sizeof keep);
     memset(m, 0, sizeof *m);
+    memcpy(m->ifaces, keep, sizeof keep);
 }
 
 static CK_RV check_init_args(const CK_C_INITIALIZE_ARGS *a, bool *use_app)
@@ -137,7 +149,7 @@ CK_RV C_Initialize(CK_VOID_PTR pInitArgs)
         m->mops = (struct mutex_ops){a->CreateMutex, a->DestroyMutex, a->LockMutex,
                                      a->UnlockMutex};
         if (m->mops.create(&m->app_lock) != CKR_OK) {
-            memset(m, 0, sizeof *m);
+            m->app_mutexes = false;
             pthread_mutex_unlock(&mod_lock_os);
             return CKR_CANT_LOCK;
         }

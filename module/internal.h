@@ -108,12 +108,16 @@ struct module {
     struct session sessions[MOD_MAX_SESSIONS];
     CK_SESSION_HANDLE next_session;
     CK_OBJECT_HANDLE next_object;
+    CK_INTERFACE ifaces[2];      /* handed out by C_GetInterface; callers may write them */
 };
 
 /* general.c */
 struct module *mod_get(void);
 CK_RV mod_lock(struct module *m);
 void mod_unlock(struct module *m);
+/* The interface record C_GetInterface hands out, reset from its template:
+ * some callers (pkcs11-spy) write their own function list into it. */
+CK_INTERFACE *mod_interface(const CK_INTERFACE *tmpl, size_t i);
 /* CKR_OK when the library is initialised in this process. */
 CK_RV mod_check(struct module *m);
 /* The answer to a bad argument: CKR_CRYPTOKI_NOT_INITIALIZED comes first, as
