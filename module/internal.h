@@ -64,6 +64,10 @@ struct slot {
     size_t nobjs, capobjs;
     bool objs_loaded;
     bool info_stale;             /* objects changed: free memory may have too */
+    /* Public-key handles whose key pair was destroyed with its private key:
+     * destroying one of them again is a no-op that succeeds. */
+    CK_OBJECT_HANDLE gone[16];
+    size_t ngone;
 };
 
 enum op_kind { OP_NONE = 0, OP_FIND, OP_SIGN, OP_VERIFY, OP_DIGEST };

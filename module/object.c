@@ -313,7 +313,7 @@ static CK_RV put_ulong(struct abuf *b, CK_ULONG v)
 
 static CK_RV put_mechs(struct slot *s, struct object *o, struct abuf *b)
 {
-    static const CK_MECHANISM_TYPE ec_sign[] = {CKM_ECDSA, CKM_ECDSA_SHA256, CKM_ECDSA_SHA384,
+    static const CK_MECHANISM_TYPE ec_sign[] = {CKM_ECDSA, CKM_ECDSA_SHA1, CKM_ECDSA_SHA256, CKM_ECDSA_SHA384,
                                                 CKM_ECDSA_SHA512};
     static const CK_MECHANISM_TYPE rsa_sign[] = {
         CKM_RSA_PKCS,     CKM_SHA256_RSA_PKCS,     CKM_SHA384_RSA_PKCS,     CKM_SHA512_RSA_PKCS,
@@ -431,8 +431,10 @@ static CK_RV attr_key(struct slot *s, struct object *o, CK_ATTRIBUTE_TYPE t, str
         return put_bool(b, priv && (o->key.flags & TOK_KEYF_DERIVE));
     case CKA_ALLOWED_MECHANISMS:
         return put_mechs(s, o, b);
-    case CKA_SUBJECT:
-        return put(b, NULL, 0);
+    case CKA_SUBJECT: {
+        const struct store_key *rec = store_key_find(&s->store, o->chip_id);
+        return rec ? put(b, rec->subject, rec->subject_len) : put(b, NULL, 0);
+    }
     case CKA_ENCRYPT:
     case CKA_DECRYPT:
     case CKA_WRAP:
@@ -603,6 +605,7 @@ static CK_RV set_label_id(struct slot *s, struct object *o, const CK_ATTRIBUTE *
     char label[STORE_LABEL_MAX + 1];
     uint8_t id[STORE_ID_MAX];
     size_t id_len = o->id_len;
+    const CK_ATTRIBUTE *subject = NULL;
 
     snprintf(label, sizeof label, "%s", o->label);
     memcpy(id, o->id, o->id_len);
@@ -613,6 +616,10 @@ static CK_RV set_label_id(struct slot *s, struct object *o, const CK_ATTRIBUTE *
                 return CKR_ATTRIBUTE_VALUE_INVALID;
             memcpy(label, a->pValue, a->ulValueLen);
             label[a->ulValueLen] = '\0';
+        } else if (a->type == CKA_SUBJECT && (o->cls == CKO_PRIVATE_KEY || o->cls == CKO_PUBLIC_KEY)) {
+            if (a->ulValueLen > STORE_SUBJECT_MAX || (a->pValue == NULL && a->ulValueLen))
+                return CKR_ATTRIBUTE_VALUE_INVALID;
+            subject = a;
         } else if (a->type == CKA_ID && o->cls != CKO_DATA) {
             if (a->ulValueLen > STORE_ID_MAX || (a->pValue == NULL && a->ulValueLen))
                 return CKR_ATTRIBUTE_VALUE_INVALID;
@@ -640,8 +647,15 @@ static CK_RV set_label_id(struct slot *s, struct object *o, const CK_ATTRIBUTE *
     CK_RV rv = CKR_OK;
     if (s->store.broken)
         rv = CKR_DEVICE_ERROR;
-    else if (store_key_put(&s->store, o->chip_id, label, id, id_len) == NULL)
+    struct store_key *k = rv == CKR_OK ? store_key_put(&s->store, o->chip_id, label, id, id_len)
+                                       : NULL;
+    if (rv == CKR_OK && k == NULL)
         rv = CKR_DEVICE_MEMORY;
+    if (k != NULL && subject != NULL) {
+        if (subject->ulValueLen)
+            memcpy(k->subject, subject->pValue, subject->ulValueLen);
+        k->subject_len = subject->ulValueLen;
+    }
     else if (store_save(&s->store) != 0)
         rv = CKR_DEVICE_ERROR;
     s->ops->unlock(s->dev);
@@ -803,12 +817,40 @@ static CK_RV destroy_key(struct slot *s, struct object *o)
     return CKR_OK;
 }
 
+/* The public half goes with its private key; clients that then destroy it
+ * by its handle get what they asked for. */
+static void remember_gone_public(struct slot *s, uint32_t chip_id)
+{
+    for (size_t i = 0; i < s->nobjs; i++) {
+        const struct object *p = &s->objs[i];
+        if (p->owner == 0 && p->cls == CKO_PUBLIC_KEY && p->chip_id == chip_id) {
+            if (s->ngone == sizeof s->gone / sizeof s->gone[0]) {
+                memmove(s->gone, s->gone + 1, sizeof s->gone - sizeof s->gone[0]);
+                s->ngone--;
+            }
+            s->gone[s->ngone++] = p->handle;
+        }
+    }
+}
+
+static bool forget_gone(struct slot *s, CK_OBJECT_HANDLE h)
+{
+    for (size_t i = 0; i < s->ngone; i++) {
+        if (s->gone[i] == h) {
+            memmove(&s->gone[i], &s->gone[i + 1], (s->ngone - i - 1) * sizeof s->gone[0]);
+            s->ngone--;
+            return true;
+        }
+    }
+    return false;
+}
+
 CK_RV C_DestroyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject)
 {
     struct module *m;
     struct session *sess;
     struct slot *s;
-    struct object *o;
+    struct object *o = NULL;
     CK_RV rv = session_enter(hSession, &m, &sess, &s);
 
     if (rv != CKR_OK)
@@ -816,7 +858,9 @@ CK_RV C_DestroyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject)
     rv = obj_lookup(m, sess, hObject, false, &s, &o);
     if (rv == CKR_USER_NOT_LOGGED_IN)
         rv = CKR_OBJECT_HANDLE_INVALID;
-    if (rv != CKR_OK)
+    if (rv == CKR_OBJECT_HANDLE_INVALID && (sess->flags & CKF_RW_SESSION) && forget_gone(s, hObject))
+        rv = CKR_OK;
+    if (rv != CKR_OK || o == NULL)
         goto out;
     if (o->owner != 0) {
         obj_remove(s, o);
@@ -832,8 +876,12 @@ CK_RV C_DestroyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject)
         rv = data_destroy(s, o);
     else if (o->cls == CKO_PUBLIC_KEY || (o->key.flags & TOK_KEYF_PERMANENT))
         rv = CKR_ACTION_PROHIBITED; /* a pair's public half goes with its private key */
-    else
+    else {
+        uint32_t chip_id = o->chip_id;
         rv = destroy_key(s, o);
+        if (rv == CKR_OK)
+            remember_gone_public(s, chip_id);
+    }
 out:
     session_leave(m);
     return rv;

@@ -24,6 +24,7 @@ struct sig_mech {
 
 static const struct sig_mech sig_mechs[] = {
     {CKM_ECDSA, CKK_EC, NULL, TOK_SIG_ECDSA},
+    {CKM_ECDSA_SHA1, CKK_EC, "SHA1", TOK_SIG_ECDSA},
     {CKM_ECDSA_SHA256, CKK_EC, "SHA256", TOK_SIG_ECDSA},
     {CKM_ECDSA_SHA384, CKK_EC, "SHA384", TOK_SIG_ECDSA},
     {CKM_ECDSA_SHA512, CKK_EC, "SHA512", TOK_SIG_ECDSA},
@@ -221,14 +222,15 @@ static CK_RV op_digest(struct operation *op, uint8_t *dig, size_t *dig_len, int 
  * (FIPS 186-4 §6.4: the digest's leftmost bits when it is longer than the
  * order, else the digest itself). For P-521 the integer therefore sits 7 bits
  * from the right end. */
-static CK_RV ecdsa_input(enum tok_curve curve, const uint8_t *in, size_t len, uint8_t *out,
-                         size_t *out_len)
+static CK_RV ecdsa_input(enum tok_curve curve, const uint8_t *in, size_t len, bool raw,
+                         uint8_t *out, size_t *out_len)
 {
     size_t fb = attr_curve_bytes(curve);
     unsigned order_bits = curve == TOK_CURVE_P521 ? 521 : (unsigned)(8 * fb);
     unsigned shift = (unsigned)(8 * fb) - order_bits;
 
-    if (len < ECDSA_MIN_INPUT || fb == 0)
+    /* A digest the module made itself (CKM_ECDSA_SHA1) is taken as it is. */
+    if ((raw && len < ECDSA_MIN_INPUT) || len == 0 || fb == 0)
         return CKR_DATA_LEN_RANGE;
     memset(out, 0, fb);
     if (8 * len <= order_bits) {
@@ -304,7 +306,7 @@ static CK_RV do_sign(struct slot *s, struct object *o, struct operation *op, uin
     if (rv != CKR_OK)
         return rv;
     if (sm->alg == TOK_SIG_ECDSA) {
-        rv = ecdsa_input(o->key.curve, dig, dig_len, in, &in_len);
+        rv = ecdsa_input(o->key.curve, dig, dig_len, sm->md == NULL, in, &in_len);
         if (rv != CKR_OK)
             return rv;
         req.in = in;
@@ -486,7 +488,7 @@ static CK_RV do_verify(struct slot *s, struct object *o, struct operation *op, c
         goto out;
     }
     if (sm->alg == TOK_SIG_ECDSA) {
-        if ((rv = ecdsa_input(o->key.curve, dig, dig_len, in, &in_len)) != CKR_OK ||
+        if ((rv = ecdsa_input(o->key.curve, dig, dig_len, sm->md == NULL, in, &in_len)) != CKR_OK ||
             (rv = ecdsa_sig_der(sig, sig_len / 2, &der, &der_len)) != CKR_OK)
             goto out;
         ok = EVP_PKEY_verify(ctx, der, (size_t)der_len, in, in_len);

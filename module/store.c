@@ -97,16 +97,19 @@ static int parse_pin(char *rest, struct store_pin *p)
 
 static int parse_key(struct store *st, char *rest)
 {
-    char label[2 * STORE_LABEL_MAX + 2], id[2 * STORE_ID_MAX + 2];
-    uint8_t lbl[STORE_LABEL_MAX], idb[STORE_ID_MAX];
+    char label[2 * STORE_LABEL_MAX + 2], id[2 * STORE_ID_MAX + 2],
+        subject[2 * STORE_SUBJECT_MAX + 2] = "-";
+    uint8_t lbl[STORE_LABEL_MAX], idb[STORE_ID_MAX], subj[STORE_SUBJECT_MAX];
     unsigned long chip_id;
-    long ll, il;
+    long ll, il, sl;
+    int fields = sscanf(rest, "%lx %257s %129s %1025s", &chip_id, label, id, subject);
 
-    if (sscanf(rest, "%lx %257s %129s", &chip_id, label, id) != 3 || chip_id > 0xFFFFFFFFul)
+    if ((fields != 3 && fields != 4) || chip_id > 0xFFFFFFFFul)
         return -1;
     ll = hex_get(label, lbl, sizeof lbl);
     il = hex_get(id, idb, sizeof idb);
-    if (ll < 0 || il < 0 || memchr(lbl, '\0', (size_t)ll) != NULL)
+    sl = hex_get(subject, subj, sizeof subj);
+    if (ll < 0 || il < 0 || sl < 0 || memchr(lbl, '\0', (size_t)ll) != NULL)
         return -1;
     if (store_key_find(st, (uint32_t)chip_id) != NULL || st->nkeys >= STORE_MAX_KEYS)
         return -1;
@@ -116,6 +119,8 @@ static int parse_key(struct store *st, char *rest)
     k->label[ll] = '\0';
     memcpy(k->id, idb, (size_t)il);
     k->id_len = (size_t)il;
+    memcpy(k->subject, subj, (size_t)sl);
+    k->subject_len = (size_t)sl;
     return 0;
 }
 
@@ -384,8 +389,15 @@ static char *store_format(const struct store *st, size_t *len)
         char lh[2 * STORE_LABEL_MAX + 1], ih[2 * STORE_ID_MAX + 1];
         hex_put(lh, (const uint8_t *)k->label, strlen(k->label));
         hex_put(ih, k->id, k->id_len);
-        n += (size_t)snprintf(buf + n, cap - n, "key %x %s %s\n", k->chip_id,
-                              lh[0] ? lh : "-", ih[0] ? ih : "-");
+        n += (size_t)snprintf(buf + n, cap - n, "key %x %s %s", k->chip_id, lh[0] ? lh : "-",
+                              ih[0] ? ih : "-");
+        if (k->subject_len > 0 && n + 2 * k->subject_len + 2 < cap) {
+            buf[n++] = ' ';
+            hex_put(buf + n, k->subject, k->subject_len);
+            n += 2 * k->subject_len;
+        }
+        if (n < cap)
+            buf[n++] = '\n';
     }
     for (size_t i = 0; i < st->ncerts && n < cap; i++) {
         const struct store_cert *c = &st->certs[i];
@@ -524,12 +536,20 @@ struct store_key *store_key_put(struct store *st, uint32_t chip_id, const char *
 
     if (ll > STORE_LABEL_MAX || id_len > STORE_ID_MAX)
         return NULL;
+    uint8_t subject[STORE_SUBJECT_MAX];
+    size_t subject_len = 0;
+
     if (k == NULL) {
         if (st->nkeys >= STORE_MAX_KEYS)
             return NULL;
         k = &st->keys[st->nkeys++];
+    } else {
+        subject_len = k->subject_len;
+        memcpy(subject, k->subject, subject_len);
     }
     memset(k, 0, sizeof *k);
+    memcpy(k->subject, subject, subject_len);
+    k->subject_len = subject_len;
     k->chip_id = chip_id;
     memcpy(k->label, label, ll + 1);
     if (id_len > 0)

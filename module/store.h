@@ -29,11 +29,15 @@ struct store_pin {
     unsigned fails;
 };
 
+#define STORE_SUBJECT_MAX 512
+
 struct store_key {
     uint32_t chip_id;
     char label[STORE_LABEL_MAX + 1];
     uint8_t id[STORE_ID_MAX];
     size_t id_len;
+    uint8_t subject[STORE_SUBJECT_MAX]; /* CKA_SUBJECT the user set (DER name) */
+    size_t subject_len;
 };
 
 /* A certificate the module manages. Its label and ID follow the key pair it
@@ -92,7 +96,8 @@ int store_refresh(struct store *st);
 int store_save(struct store *st);
 
 struct store_key *store_key_find(struct store *st, uint32_t chip_id);
-/* Adds or replaces the record of chip_id; NULL when the store is full. */
+/* Adds or replaces the record of chip_id (keeping a subject it had); NULL
+ * when the store is full. */
 struct store_key *store_key_put(struct store *st, uint32_t chip_id, const char *label,
                                 const uint8_t *id, size_t id_len);
 void store_key_remove(struct store *st, uint32_t chip_id);
