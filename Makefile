@@ -1,7 +1,7 @@
 # seccki — PKCS#11 module for ATECC608A/B and SE050 secure elements.
 #   make            build/libseccki.so, build/seccki-tool, build/libseccki-sim.so
 #   make test       unit tests (cmocka) and interop tests with real clients
-#   make demo       a short end-to-end run on the built-in emulators
+#   make demo       installs what is missing, builds, runs the field's flows on the emulators
 #   make bench      throughput and cold start, side by side with SoftHSMv2
 #   make install    PREFIX=/usr/local DESTDIR=
 #   CC=clang make   builds the same with clang; SANITIZE=1 adds ASan/UBSan
@@ -104,8 +104,10 @@ interop: all
 
 test: all unit interop
 
-demo: all
-	BUILD=$(BUILD) tools/demo.sh
+# No `all` prerequisite: on a fresh machine tools/demo.sh first installs what
+# the build needs, then builds.
+demo:
+	@BUILD=$(BUILD) MAKE="$(MAKE)" tools/demo.sh
 
 bench: all
 	BUILD=$(BUILD) tools/bench.sh

@@ -27,18 +27,8 @@ export SECCKI_CONF=$DEV/seccki.conf
 export SECCKI_LOG=${SECCKI_LOG:-error}
 export SECCKI_PIN=1234
 
-step() { printf '\n== %s\n' "$*"; }
-run() {
-    printf '$ %s\n' "$*"
-    "$@"
-}
-die() {
-    echo "walkthrough-bootstrap: $*" >&2
-    exit 1
-}
-for c in openssl pkcs11-tool; do
-    command -v $c >/dev/null || die "needs $c (apt-get install openssl opensc)"
-done
+. "$TOP/tools/demo-lib.sh" # step, run, die and other helpers shared with make demo
+need_commands "apt-get install openssl opensc" openssl pkcs11-tool
 [ -x "$TOOL" ] && [ -f "$MOD" ] || die "build first: make BUILD=$BUILD"
 case $CHIP in
 atecc608 | se050) ;;

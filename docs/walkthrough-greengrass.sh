@@ -29,18 +29,8 @@ PIN=1234
 LABEL=greengrass-core
 ID=0a
 
-step() { printf '\n== %s\n' "$*"; }
-run() {
-    printf '$ %s\n' "$*"
-    "$@"
-}
-die() {
-    echo "walkthrough-greengrass: $*" >&2
-    exit 1
-}
-for c in openssl pkcs11-tool keytool; do
-    command -v $c >/dev/null || die "needs $c (apt-get install openssl opensc openjdk-17-jdk-headless)"
-done
+. "$TOP/tools/demo-lib.sh" # step, run, die and other helpers shared with make demo
+need_commands "apt-get install openssl opensc openjdk-17-jdk-headless" openssl pkcs11-tool keytool
 [ -x "$TOOL" ] && [ -f "$MOD" ] || die "build first: make BUILD=$BUILD"
 
 # keytool's view of the token; the SunPKCS11 config is Greengrass's too
@@ -49,18 +39,15 @@ keytool_list() {
     run keytool -list -storetype PKCS11 -providerClass sun.security.pkcs11.SunPKCS11 \
         -providerArg "$DIR/java.cfg" -storepass "$PIN" | tee "$DIR/keytool.txt"
 }
-# object= and id= of one URI line of `seccki-tool uri`
-uri_part() { grep "type=$1\$" "$DIR/uris.txt" | grep -o "[;:]$2=[^;]*" | cut -c2-; }
-
 # Greengrass's rule: the key's and the certificate's URIs name one object and
 # one ID, and keytool shows the label as a PrivateKeyEntry.
 check_pair() {
     local label=$1 po pi co ci
     run "$TOOL" uri gateway --label "$label" | tee "$DIR/uris.txt"
-    po=$(uri_part private object)
-    pi=$(uri_part private id)
-    co=$(uri_part cert object)
-    ci=$(uri_part cert id)
+    po=$(uri_field "$DIR/uris.txt" private object)
+    pi=$(uri_field "$DIR/uris.txt" private id)
+    co=$(uri_field "$DIR/uris.txt" cert object)
+    ci=$(uri_field "$DIR/uris.txt" cert id)
     echo "  private key: $po $pi"
     echo "  certificate: $co $ci"
     [ -n "$po" ] && [ -n "$pi" ] || die "no private key URI"

@@ -24,18 +24,8 @@ export SECCKI_LOG=${SECCKI_LOG:-error}
 SO_PIN=12345678
 PIN=1234
 
-step() { printf '\n== %s\n' "$*"; }
-run() {
-    printf '$ %s\n' "$*"
-    "$@"
-}
-die() {
-    echo "walkthrough-tls: $*" >&2
-    exit 1
-}
-for c in openssl pkcs11-tool; do
-    command -v $c >/dev/null || die "needs $c (apt-get install openssl opensc libengine-pkcs11-openssl)"
-done
+. "$TOP/tools/demo-lib.sh" # step, run, die and other helpers shared with make demo
+need_commands "apt-get install openssl opensc libengine-pkcs11-openssl python3" openssl pkcs11-tool python3
 [ -x "$TOOL" ] && [ -f "$MOD" ] || die "build first: make BUILD=$BUILD"
 
 step "1. a config for a blank ATECC608 (files in $DIR)"
@@ -85,23 +75,13 @@ run "$TOOL" export-cert device --label device -o "$DIR/device-from-token.crt"
 run cmp "$DIR/device.crt" "$DIR/device-from-token.crt"
 
 step "9. TLS client authentication with the key in the chip"
-cat >"$DIR/engine.cnf" <<EOF
-openssl_conf = oc
-[oc]
-engines = eng
-[eng]
-pkcs11 = p11
-[p11]
-engine_id = pkcs11
-MODULE_PATH = $MOD
-init = 0
-EOF
+engine_conf "$DIR/engine.cnf" "$MOD" # loads libp11's pkcs11 engine with MODULE_PATH = $MOD
 printf 'subjectAltName = DNS:localhost, IP:127.0.0.1\n' >"$DIR/server.ext"
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost \
     -keyout "$DIR/server.key" -out "$DIR/server.csr" 2>/dev/null
 openssl x509 -req -in "$DIR/server.csr" -CA "$DIR/ca.crt" -CAkey "$DIR/ca.key" -CAcreateserial \
     -days 2 -extfile "$DIR/server.ext" -out "$DIR/server.crt" 2>/dev/null
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 # The server demands a client certificate from the test CA (-Verify 1) and
 # answers one request (-www) with a page naming the client's certificate.
 printf '$ openssl s_server -accept 127.0.0.1:%s -naccept 1 -www -Verify 1 -verify_return_error ... &\n' "$port"
@@ -110,11 +90,7 @@ timeout 30 openssl s_server -accept "127.0.0.1:$port" -naccept 1 -www -cert "$DI
     </dev/null >"$DIR/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do
-    grep -q ACCEPT "$DIR/server.log" 2>/dev/null && break
-    sleep 0.1
-done
-grep -q ACCEPT "$DIR/server.log" || die "s_server did not start: $(cat "$DIR/server.log")"
+wait_for_line "$DIR/server.log" ACCEPT || die "s_server did not start: $(cat "$DIR/server.log")"
 uri="pkcs11:token=device;object=device;type=private;pin-value=$PIN"
 printf '$ OPENSSL_CONF=%s openssl s_client -connect 127.0.0.1:%s -engine pkcs11 -keyform engine -key "%s" -cert %s -CAfile %s\n' \
     "$DIR/engine.cnf" "$port" "$uri" "$DIR/device-from-token.crt" "$DIR/ca.crt"

@@ -197,6 +197,7 @@ unset LD_PRELOAD SECCKI_I2C_SHIM
 . "$TOP/tests/interop/se050.sh" # the SE050 flow and TLS, counted with the rest
 . "$TOP/tests/interop/matrix.sh" # p11tool, pkcs11-tool's self-tests, dgst, TLS and curl on both chips
 . "$TOP/tests/interop/clients.sh" # Java SunPKCS11, aws-crt MQTT, the walkthroughs
+. "$TOP/tests/interop/demo.sh" # make demo, twice on one directory: every step passes, nothing left running
 . "$TOP/tests/interop/install.sh" # make install, then clients that find the module through p11-kit
 echo "interop: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
