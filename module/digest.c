@@ -91,7 +91,7 @@ CK_RV C_Digest(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen
 
     if ((pData == NULL && ulDataLen) || pulDigestLen == NULL)
         return args_bad();
-    rv = session_enter(hSession, &m, &sess, &s);
+    rv = session_enter_op(hSession, &m, &sess, &s);
     if (rv != CKR_OK)
         return rv;
     if (sess->digest.kind != OP_DIGEST)
@@ -150,7 +150,7 @@ CK_RV C_DigestFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pDigest, CK_ULONG_PT
 
     if (pulDigestLen == NULL)
         return args_bad();
-    rv = session_enter(hSession, &m, &sess, &s);
+    rv = session_enter_op(hSession, &m, &sess, &s);
     if (rv != CKR_OK)
         return rv;
     if (sess->digest.kind != OP_DIGEST)

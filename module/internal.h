@@ -146,6 +146,8 @@ const char *slot_token_label(const struct slot *s);
  * lock is held until session_leave. */
 CK_RV session_enter(CK_SESSION_HANDLE h, struct module **m, struct session **sess,
                     struct slot **slot);
+CK_RV session_enter_op(CK_SESSION_HANDLE h, struct module **m, struct session **sess,
+                       struct slot **slot);
 void session_leave(struct module *m);
 /* Same for calls on a slot ID (the token must be present). */
 CK_RV slot_enter(CK_SLOT_ID id, struct module **m, struct slot **slot);

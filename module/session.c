@@ -46,8 +46,8 @@ size_t session_count(const struct module *m, CK_SLOT_ID slot, bool rw_only)
     return n;
 }
 
-CK_RV session_enter(CK_SESSION_HANDLE h, struct module **mp, struct session **sp,
-                    struct slot **slp)
+static CK_RV enter(CK_SESSION_HANDLE h, bool refresh, struct module **mp, struct session **sp,
+                   struct slot **slp)
 {
     struct module *m = mod_get();
     struct session *s;
@@ -70,12 +70,26 @@ CK_RV session_enter(CK_SESSION_HANDLE h, struct module **mp, struct session **sp
         return CKR_DEVICE_REMOVED;
     }
     /* Another process may have changed labels, keys or PIN counters. */
-    if (store_refresh(&sl->store) > 0)
+    if (refresh && store_refresh(&sl->store) > 0)
         sl->objs_loaded = false;
     *mp = m;
     *sp = s;
     *slp = sl;
     return CKR_OK;
+}
+
+CK_RV session_enter(CK_SESSION_HANDLE h, struct module **mp, struct session **sp,
+                    struct slot **slp)
+{
+    return enter(h, true, mp, sp, slp);
+}
+
+/* The later calls of an operation (C_Sign after C_SignInit, ...): what they
+ * use was checked when it began, so the store is not looked at again. */
+CK_RV session_enter_op(CK_SESSION_HANDLE h, struct module **mp, struct session **sp,
+                       struct slot **slp)
+{
+    return enter(h, false, mp, sp, slp);
 }
 
 void session_leave(struct module *m)

@@ -178,7 +178,7 @@ CK_RV op_part(CK_SESSION_HANDLE h, enum op_kind kind, const uint8_t *part, CK_UL
 
     if (part == NULL && len)
         return args_bad();
-    rv = session_enter(h, &m, &sess, &s);
+    rv = session_enter_op(h, &m, &sess, &s);
     if (rv != CKR_OK)
         return rv;
     op = kind == OP_SIGN ? &sess->sign : kind == OP_VERIFY ? &sess->verify : &sess->digest;
@@ -397,7 +397,7 @@ CK_RV C_Sign(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen,
 
     if ((pData == NULL && ulDataLen) || pulSignatureLen == NULL)
         return args_bad();
-    rv = session_enter(hSession, &m, &sess, &s);
+    rv = session_enter_op(hSession, &m, &sess, &s);
     if (rv != CKR_OK)
         return rv;
     if (sess->sign.kind != OP_SIGN) {
@@ -434,7 +434,7 @@ CK_RV C_SignFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSignature,
 
     if (pulSignatureLen == NULL)
         return args_bad();
-    rv = session_enter(hSession, &m, &sess, &s);
+    rv = session_enter_op(hSession, &m, &sess, &s);
     if (rv != CKR_OK)
         return rv;
     if (sess->sign.kind != OP_SIGN)
@@ -551,7 +551,7 @@ CK_RV C_Verify(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen
 
     if ((pData == NULL && ulDataLen) || pSignature == NULL)
         return args_bad();
-    rv = session_enter(hSession, &m, &sess, &s);
+    rv = session_enter_op(hSession, &m, &sess, &s);
     if (rv != CKR_OK)
         return rv;
     if (sess->verify.kind != OP_VERIFY) {
@@ -581,7 +581,7 @@ CK_RV C_VerifyFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSignature, CK_ULONG
 
     if (pSignature == NULL)
         return args_bad();
-    rv = session_enter(hSession, &m, &sess, &s);
+    rv = session_enter_op(hSession, &m, &sess, &s);
     if (rv != CKR_OK)
         return rv;
     if (sess->verify.kind != OP_VERIFY)

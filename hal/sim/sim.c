@@ -1,29 +1,37 @@
 /* The emulator library core: state file, cross-process locking, fault
  * injection and traffic counters, for any chip behind struct sim_chip.
  *
- * State file layout (all integers little-endian):
- *   off  0  magic "SECCKSIM" (8 bytes)
- *   off  8  format version, u32 (SIM_FILE_VERSION)
- *   off 12  chip kind, 16 bytes, NUL-padded
- *   off 28  counters: transactions, bytes_to_chip, bytes_from_chip, commands,
- *           nacks, 5 x u64
- *   off 68  payload length, u32
- *   off 72  payload (the chip's own serialisation)
- *   then    SHA-256 over every byte before it (32 bytes)
+ * The state file (layout in sim_file.h) is a header and two slots, mapped
+ * MAP_SHARED by every handle. A save serialises the state into the inactive
+ * slot, with its own length and checksum, and then publishes it by storing
+ * the header's active word (slot, slot size, generation) in one aligned
+ * atomic store. A process killed before that store leaves the old slot
+ * active and untouched; after it, the new slot is complete. What a process
+ * stores into a shared mapping is in the page cache the moment it is stored,
+ * dead process or not, so no msync is needed for that. msync (or fsync; the
+ * file is synced by neither) would only matter when the whole system goes
+ * down, which can tear a slot: the checksum then reports the file at load,
+ * and a reported file is never written.
  *
- * Saving writes the spare file PATH.tmp in place and swaps it with PATH
- * (renameat2 RENAME_EXCHANGE, plain rename where that is unsupported): a
- * crash leaves the old or the new state, and the replaced inode lives on as
- * the next spare. Freeing an inode on every save would cost a synchronous
- * block discard on some mounts (about a millisecond). The spare needs no pid
- * in its name because only the lock holder touches it.
+ * Growth: a state that no longer fits gets slots at least twice as large.
+ * The file is extended and the state staged in slot 1 of the new size, which
+ * starts past the end of both old slots; the flip switches size and slot in
+ * its one store. Extending alone changes nothing a reader looks at, so a
+ * crash in between leaves a longer file with the old state.
  *
- * Whether another process changed the file is decided by stat alone: inode,
- * size and mtime. Each save sets the mtime explicitly to a value later than
- * the one it replaces, so a version is never mistaken for an older one even
- * when inodes are reused or the clock's granularity is coarse. */
+ * Whether another handle saved is told by the word, read from the mapping
+ * under the lock. One fstat per bracket catches what went around this
+ * library: the file replaced or removed (no links left: the path is opened
+ * again, and whatever is there now is loaded or refused), extended by another
+ * handle (mapped again), or written in place (mtime or ctime moved: header
+ * and slot are checked again, and loaded when they are not the ones this
+ * handle knows). Stores through the mapping move the mtime too, once per
+ * writeback; that costs a checksum, not a reload. Writes from outside while a
+ * handle is inside its bracket, or a file cut short under a live mapping
+ * (SIGBUS), are out of reach: writers go through this library. */
 #include "hal/sim/sim.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -32,31 +40,33 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
-
-#include <openssl/evp.h>
 
 #include "hal/log.h"
 #include "hal/sim/sim_chip.h"
+#include "hal/sim/sim_file.h"
 #include "hal/sim/sim_registry.h"
 
 #define SIM_MAGIC "SECCKSIM"
 #define SIM_MAGIC_LEN 8
-#define SIM_FILE_VERSION 1u
+#define SIM_KIND_OFF 12
 #define SIM_KIND_LEN 16
-#define SIM_HDR_LEN (SIM_MAGIC_LEN + 4 + SIM_KIND_LEN + 5 * 8 + 4)
-#define SIM_HASH_LEN 32
-/* No chip serialises to more than this; a larger file is not ours. */
+/* No chip serialises to more than this. */
 #define SIM_MAX_PAYLOAD (1u << 20)
+#define SIM_MAX_FILE ((uint64_t)SIM_FILE_HDR_LEN + 2 * (uint64_t)SIM_FILE_MAX_SLOT)
+#define SIM_GEN_MASK ((UINT64_C(1) << 47) - 1)
 
+/* What fstat said at the last look: another inode, size or time means the
+ * file went through something other than this library's saves. */
 struct sim_file_id {
     bool valid;
     dev_t dev;
     ino_t ino;
     off_t size;
     struct timespec mtim;
+    struct timespec ctim;
 };
 
 struct sim {
@@ -64,18 +74,25 @@ struct sim {
     void *state;
     char *path;
     char *lock_path;
-    char *spare_path;
+    char *tmp_path;
     int lock_fd;
+    int fd;       /* the state file, -1 while detached */
+    uint8_t *map; /* all of it, MAP_SHARED */
+    size_t map_len;
     struct sim_file_id id;
+    /* The active word and slot checksum of the state in memory; without
+     * `synced` the memory is not known to match any slot. */
+    bool synced;
+    uint64_t word;
+    uint64_t sum;
+    bool staged; /* sim_save_stage filled the inactive slot */
+    uint64_t staged_word;
+    uint64_t staged_sum;
     unsigned depth;
     bool dirty;
     struct sim_counters counters;
-    struct sim_counters saved; /* as in the file */
+    struct sim_counters saved; /* as in the active slot */
     struct sim_faults faults;
-    /* SHA-256 fetched once: an implicit fetch on every save costs a tenth
-     * of the hashing itself */
-    EVP_MD *sha;
-    EVP_MD_CTX *md;
     char err[256];
 };
 
@@ -114,41 +131,75 @@ static uint32_t get_u32(const uint8_t *p)
 
 static uint64_t get_u64(const uint8_t *p)
 {
-    uint64_t v = 0;
+    uint64_t v;
 
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
+    memcpy(&v, p, sizeof v);
+    return le64toh(v);
 }
 
-/* SHA-256 over a || b. */
-static int sha256(struct sim *s, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
-                  uint8_t out[SIM_HASH_LEN])
+/* ---- XXH64 ---- */
+
+#define XXH_P1 UINT64_C(0x9E3779B185EBCA87)
+#define XXH_P2 UINT64_C(0xC2B2AE3D27D4EB4F)
+#define XXH_P3 UINT64_C(0x165667B19E3779F9)
+#define XXH_P4 UINT64_C(0x85EBCA77C2B2AE63)
+#define XXH_P5 UINT64_C(0x27D4EB2F165667C5)
+
+static uint64_t rotl64(uint64_t x, unsigned r)
 {
-    unsigned int n = 0;
-
-    if (EVP_DigestInit_ex(s->md, s->sha, NULL) != 1 || EVP_DigestUpdate(s->md, a, alen) != 1 ||
-        EVP_DigestUpdate(s->md, b, blen) != 1 || EVP_DigestFinal_ex(s->md, out, &n) != 1 ||
-        n != SIM_HASH_LEN)
-        return -1;
-    return 0;
+    return (x << r) | (x >> (64 - r));
 }
 
-static void id_from_stat(struct sim_file_id *id, const struct stat *st)
+static uint64_t xxh_round(uint64_t acc, uint64_t lane)
 {
-    id->valid = true;
-    id->dev = st->st_dev;
-    id->ino = st->st_ino;
-    id->size = st->st_size;
-    id->mtim = st->st_mtim;
+    return rotl64(acc + lane * XXH_P2, 31) * XXH_P1;
 }
 
-static bool id_same(const struct sim_file_id *id, const struct stat *st)
+static uint64_t xxh_merge(uint64_t acc, uint64_t v)
 {
-    return id->valid && id->dev == st->st_dev && id->ino == st->st_ino &&
-           id->size == st->st_size && id->mtim.tv_sec == st->st_mtim.tv_sec &&
-           id->mtim.tv_nsec == st->st_mtim.tv_nsec;
+    return (acc ^ xxh_round(0, v)) * XXH_P1 + XXH_P4;
 }
+
+uint64_t sim_file_sum(const uint8_t *p, size_t len)
+{
+    const uint8_t *end = p + len;
+    uint64_t h;
+
+    if (len >= 32) {
+        uint64_t v1 = XXH_P1 + XXH_P2, v2 = XXH_P2, v3 = 0, v4 = (uint64_t)0 - XXH_P1;
+
+        for (; end - p >= 32; p += 32) {
+            v1 = xxh_round(v1, get_u64(p));
+            v2 = xxh_round(v2, get_u64(p + 8));
+            v3 = xxh_round(v3, get_u64(p + 16));
+            v4 = xxh_round(v4, get_u64(p + 24));
+        }
+        h = rotl64(v1, 1) + rotl64(v2, 7) + rotl64(v3, 12) + rotl64(v4, 18);
+        h = xxh_merge(h, v1);
+        h = xxh_merge(h, v2);
+        h = xxh_merge(h, v3);
+        h = xxh_merge(h, v4);
+    } else {
+        h = XXH_P5;
+    }
+    h += (uint64_t)len;
+    for (; end - p >= 8; p += 8)
+        h = rotl64(h ^ xxh_round(0, get_u64(p)), 27) * XXH_P1 + XXH_P4;
+    if (end - p >= 4) {
+        h = rotl64(h ^ (uint64_t)get_u32(p) * XXH_P1, 23) * XXH_P2 + XXH_P3;
+        p += 4;
+    }
+    for (; p < end; p++)
+        h = rotl64(h ^ (uint64_t)*p * XXH_P5, 11) * XXH_P1;
+    h ^= h >> 33;
+    h *= XXH_P2;
+    h ^= h >> 29;
+    h *= XXH_P3;
+    h ^= h >> 32;
+    return h;
+}
+
+/* ---- the file ---- */
 
 static void counters_encode(uint8_t *p, const struct sim_counters *c)
 {
@@ -168,170 +219,351 @@ static void counters_decode(const uint8_t *p, struct sim_counters *c)
     c->nacks = get_u64(p + 32);
 }
 
-/* Parses a whole state file image; on success hands over the chip state. */
-static int parse_file(struct sim *s, const uint8_t *buf, size_t len, void **state,
-                      struct sim_counters *c)
+static void id_from_stat(struct sim_file_id *id, const struct stat *st)
 {
-    uint8_t hash[SIM_HASH_LEN];
-    char kind[SIM_KIND_LEN + 1];
-    char cerr[160] = "";
+    id->valid = true;
+    id->dev = st->st_dev;
+    id->ino = st->st_ino;
+    id->size = st->st_size;
+    id->mtim = st->st_mtim;
+    id->ctim = st->st_ctim;
+}
 
-    if (len < SIM_MAGIC_LEN || memcmp(buf, SIM_MAGIC, SIM_MAGIC_LEN) != 0) {
+static bool id_same(const struct sim_file_id *id, const struct stat *st)
+{
+    return id->valid && id->dev == st->st_dev && id->ino == st->st_ino &&
+           id->size == st->st_size && id->mtim.tv_sec == st->st_mtim.tv_sec &&
+           id->mtim.tv_nsec == st->st_mtim.tv_nsec && id->ctim.tv_sec == st->st_ctim.tv_sec &&
+           id->ctim.tv_nsec == st->st_ctim.tv_nsec;
+}
+
+/* The word is the one field two handles touch as a unit: an aligned 8-byte
+ * atomic, the release ordering every slot store before it. */
+static uint64_t word_load(const struct sim *s)
+{
+    return le64toh(__atomic_load_n((const uint64_t *)(s->map + SIM_FILE_WORD_OFF),
+                                   __ATOMIC_ACQUIRE));
+}
+
+static void word_store(struct sim *s, uint64_t w)
+{
+    __atomic_store_n((uint64_t *)(s->map + SIM_FILE_WORD_OFF), htole64(w), __ATOMIC_RELEASE);
+}
+
+static size_t word_slot_size(uint64_t w)
+{
+    return SIM_WORD_UNITS(w) * SIM_FILE_UNIT;
+}
+
+static size_t slot_off(uint64_t w, unsigned slot)
+{
+    return SIM_FILE_HDR_LEN + slot * word_slot_size(w);
+}
+
+/* Magic, version and chip kind of the first len bytes of a file of fsize
+ * bytes; a message names what is wrong. */
+static int check_header(struct sim *s, const uint8_t *h, size_t len, uint64_t fsize)
+{
+    char kind[SIM_KIND_LEN + 1];
+
+    if (len < SIM_MAGIC_LEN || memcmp(h, SIM_MAGIC, SIM_MAGIC_LEN) != 0) {
         set_err(s, "%s: not an emulator state file", s->path);
         return -1;
     }
-    if (len < SIM_HDR_LEN + SIM_HASH_LEN) {
-        set_err(s, "%s: truncated state file (%zu bytes)", s->path, len);
+    if (len < SIM_MAGIC_LEN + 4) {
+        set_err(s, "%s: truncated state file (%llu bytes)", s->path, (unsigned long long)fsize);
         return -1;
     }
-    uint32_t version = get_u32(buf + SIM_MAGIC_LEN);
+    uint32_t version = get_u32(h + SIM_MAGIC_LEN);
     if (version != SIM_FILE_VERSION) {
-        set_err(s, "%s: state file format version %u, this build reads %u", s->path,
-                (unsigned)version, SIM_FILE_VERSION);
+        set_err(s,
+                "%s: state file format version %u, this build reads %u only "
+                "(remove the file to start a fresh chip)",
+                s->path, (unsigned)version, SIM_FILE_VERSION);
         return -1;
     }
-    memcpy(kind, buf + SIM_MAGIC_LEN + 4, SIM_KIND_LEN);
+    if (len < SIM_FILE_HDR_LEN) {
+        set_err(s, "%s: truncated state file (%llu bytes)", s->path, (unsigned long long)fsize);
+        return -1;
+    }
+    if (fsize > SIM_MAX_FILE) {
+        set_err(s, "%s: oversized state file (%llu bytes)", s->path, (unsigned long long)fsize);
+        return -1;
+    }
+    memcpy(kind, h + SIM_KIND_OFF, SIM_KIND_LEN);
     kind[SIM_KIND_LEN] = '\0';
     if (strcmp(kind, s->chip->kind) != 0) {
         set_err(s, "%s: state file of chip '%.16s', not '%s'", s->path, kind, s->chip->kind);
         return -1;
     }
-    uint32_t plen = get_u32(buf + SIM_HDR_LEN - 4);
-    if (plen > SIM_MAX_PAYLOAD || len != SIM_HDR_LEN + (size_t)plen + SIM_HASH_LEN) {
-        set_err(s, "%s: truncated or oversized state file (%zu bytes, payload %u)", s->path,
-                len, (unsigned)plen);
-        return -1;
-    }
-    if (sha256(s, buf, SIM_HDR_LEN, buf + SIM_HDR_LEN, plen, hash) != 0 ||
-        memcmp(hash, buf + SIM_HDR_LEN + plen, SIM_HASH_LEN) != 0) {
-        set_err(s, "%s: state file checksum mismatch (corrupt)", s->path);
-        return -1;
-    }
-    void *st = s->chip->load(buf + SIM_HDR_LEN, plen, cerr, sizeof cerr);
-    if (st == NULL) {
-        set_err(s, "%s: bad chip state: %s", s->path, cerr);
-        return -1;
-    }
-    counters_decode(buf + SIM_MAGIC_LEN + 4 + SIM_KIND_LEN, c);
-    *state = st;
     return 0;
 }
 
-/* Loads the file behind an open descriptor, replacing the in-memory state. */
-static int load_fd(struct sim *s, int fd)
+/* The slot a word names, checked against the mapping: where it is, its
+ * payload length and the checksum it carries (verified). */
+static int check_slot(struct sim *s, uint64_t w, const uint8_t **slot, uint32_t *plen,
+                      uint64_t *sum)
 {
-    struct stat st;
-    uint8_t *buf;
-    size_t got = 0;
-    void *state = NULL;
-    struct sim_counters c;
-    int rc = -1;
+    size_t size = word_slot_size(w);
 
-    if (fstat(fd, &st) != 0) {
+    if (size == 0 || size > SIM_FILE_MAX_SLOT) {
+        set_err(s, "%s: state file names a slot of %zu bytes (corrupt)", s->path, size);
+        return -1;
+    }
+    if (s->map_len < SIM_FILE_HDR_LEN + 2 * size) {
+        set_err(s, "%s: truncated state file (%zu bytes, slots of %zu)", s->path, s->map_len,
+                size);
+        return -1;
+    }
+    const uint8_t *p = s->map + slot_off(w, SIM_WORD_SLOT(w));
+    uint32_t n = get_u32(p + 48);
+    if (n > SIM_MAX_PAYLOAD || SIM_FILE_SLOT_HDR + (size_t)n + SIM_FILE_SUM_LEN > size) {
+        set_err(s, "%s: state file slot with a payload of %u bytes (corrupt)", s->path,
+                (unsigned)n);
+        return -1;
+    }
+    uint64_t want = get_u64(p + SIM_FILE_SLOT_HDR + n);
+    if (sim_file_sum(p, SIM_FILE_SLOT_HDR + n) != want) {
+        set_err(s, "%s: state file checksum mismatch (corrupt)", s->path);
+        return -1;
+    }
+    if (get_u64(p) != SIM_WORD_GEN(w)) {
+        set_err(s, "%s: state file slot of generation %llu, the header names %llu (corrupt)",
+                s->path, (unsigned long long)get_u64(p), (unsigned long long)SIM_WORD_GEN(w));
+        return -1;
+    }
+    *slot = p;
+    *plen = n;
+    *sum = want;
+    return 0;
+}
+
+/* Brings the memory in line with the active slot of the mapped file: checks
+ * it, and loads it unless it is the one the memory already holds. */
+static int sync_slot(struct sim *s, const struct stat *st)
+{
+    const uint8_t *slot;
+    uint32_t plen;
+    uint64_t sum, w;
+    char cerr[160] = "";
+
+    if (check_header(s, s->map, s->map_len, s->map_len) != 0)
+        return -1;
+    w = word_load(s);
+    if (check_slot(s, w, &slot, &plen, &sum) != 0)
+        return -1;
+    if (!s->synced || w != s->word || sum != s->sum) {
+        void *state = s->chip->load(slot + SIM_FILE_SLOT_HDR, plen, cerr, sizeof cerr);
+        if (state == NULL) {
+            set_err(s, "%s: bad chip state: %s", s->path, cerr);
+            return -1;
+        }
+        if (s->state != NULL)
+            s->chip->destroy(s->state);
+        s->state = state;
+        counters_decode(slot + 8, &s->counters);
+        s->saved = s->counters;
+    }
+    s->word = w;
+    s->sum = sum;
+    s->synced = true;
+    id_from_stat(&s->id, st);
+    return 0;
+}
+
+static void detach(struct sim *s)
+{
+    if (s->map != NULL)
+        munmap(s->map, s->map_len);
+    if (s->fd >= 0)
+        close(s->fd);
+    s->map = NULL;
+    s->map_len = 0;
+    s->fd = -1;
+    s->id.valid = false;
+}
+
+static int map_fd(struct sim *s, size_t len)
+{
+    void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, 0);
+
+    if (m == MAP_FAILED) {
+        set_err(s, "%s: mmap: %s", s->path, strerror(errno));
+        return -1;
+    }
+    s->map = m;
+    s->map_len = len;
+    return 0;
+}
+
+/* Opens and maps the file at the path, after a look at its header through
+ * read(2) (a foreign file is never mapped). 1, with no message, when there
+ * is no file. */
+static int attach(struct sim *s, struct stat *st)
+{
+    uint8_t h[SIM_FILE_HDR_LEN];
+    size_t got = 0;
+
+    detach(s);
+    s->fd = open(s->path, O_RDWR | O_CLOEXEC);
+    if (s->fd < 0) {
+        if (errno == ENOENT)
+            return 1;
         set_err(s, "%s: %s", s->path, strerror(errno));
         return -1;
     }
-    if (st.st_size < 0 || (uint64_t)st.st_size > SIM_HDR_LEN + SIM_MAX_PAYLOAD + SIM_HASH_LEN) {
-        set_err(s, "%s: not an emulator state file (size %lld)", s->path,
-                (long long)st.st_size);
-        return -1;
+    if (fstat(s->fd, st) != 0) {
+        set_err(s, "%s: %s", s->path, strerror(errno));
+        goto fail;
     }
-    buf = malloc(st.st_size > 0 ? (size_t)st.st_size : 1);
-    if (buf == NULL) {
-        set_err(s, "out of memory");
-        return -1;
-    }
-    while (got < (size_t)st.st_size) {
-        ssize_t n = pread(fd, buf + got, (size_t)st.st_size - got, (off_t)got);
+    while (got < sizeof h && (off_t)got < st->st_size) {
+        ssize_t n = pread(s->fd, h + got, sizeof h - got, (off_t)got);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
             set_err(s, "%s: read: %s", s->path, strerror(errno));
-            goto out;
+            goto fail;
         }
         if (n == 0)
             break;
         got += (size_t)n;
     }
-    if (parse_file(s, buf, got, &state, &c) != 0)
-        goto out;
-    if (s->state != NULL)
-        s->chip->destroy(s->state);
-    s->state = state;
-    s->counters = c;
-    s->saved = c;
-    id_from_stat(&s->id, &st);
-    rc = 0;
-out:
-    free(buf);
-    return rc;
+    if (check_header(s, h, got, (uint64_t)st->st_size) != 0 || map_fd(s, (size_t)st->st_size) != 0)
+        goto fail;
+    return 0;
+fail:
+    detach(s);
+    return -1;
 }
 
-static int load_path(struct sim *s)
+/* Under the lock, at the start of a bracket. */
+static int refresh(struct sim *s)
 {
-    int fd = open(s->path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
 
-    if (fd < 0) {
-        set_err(s, "%s: %s", s->path, strerror(errno));
+    if (s->map != NULL) {
+        if (fstat(s->fd, &st) != 0) {
+            set_err(s, "%s: %s", s->path, strerror(errno));
+            return -1;
+        }
+        /* replaced or removed (the path is the truth), or resized */
+        if (st.st_nlink == 0 || (uint64_t)st.st_size != s->map_len)
+            detach(s);
+    }
+    if (s->map == NULL) {
+        int rc = attach(s, &st);
+        if (rc > 0)
+            set_err(s, "%s: %s", s->path, strerror(ENOENT));
+        if (rc != 0)
+            return -1;
+    }
+    if (s->synced && id_same(&s->id, &st) && word_load(s) == s->word)
+        return 0;
+    return sync_slot(s, &st);
+}
+
+/* Fills the slot at p with a generation, the counters and the payload;
+ * returns its checksum. */
+static uint64_t fill_slot(uint8_t *p, uint64_t gen, const struct sim_counters *c,
+                          const uint8_t *payload, size_t plen)
+{
+    uint64_t sum;
+
+    put_u64(p, gen);
+    counters_encode(p + 8, c);
+    put_u32(p + 48, (uint32_t)plen);
+    put_u32(p + 52, 0);
+    memcpy(p + SIM_FILE_SLOT_HDR, payload, plen);
+    sum = sim_file_sum(p, SIM_FILE_SLOT_HDR + plen);
+    put_u64(p + SIM_FILE_SLOT_HDR + plen, sum);
+    return sum;
+}
+
+/* Extends the file (never shrinks it) and maps all of it. */
+static int grow(struct sim *s, size_t len)
+{
+    if (len <= s->map_len)
+        return 0;
+    if (ftruncate(s->fd, (off_t)len) != 0) {
+        set_err(s, "%s: cannot extend to %zu bytes: %s", s->path, len, strerror(errno));
         return -1;
     }
-    int rc = load_fd(s, fd);
-    close(fd);
-    return rc;
-}
-
-/* A modification time later than the current version's. */
-static struct timespec next_mtime(const struct sim *s)
-{
-    struct timespec t;
-
-    clock_gettime(CLOCK_REALTIME, &t);
-    if (s->id.valid && (t.tv_sec < s->id.mtim.tv_sec ||
-                        (t.tv_sec == s->id.mtim.tv_sec && t.tv_nsec <= s->id.mtim.tv_nsec))) {
-        t = s->id.mtim;
-        if (++t.tv_nsec >= 1000000000L) {
-            t.tv_nsec = 0;
-            t.tv_sec++;
-        }
-    }
-    return t;
-}
-
-/* Writes the three parts of the image to the top of fd. */
-static int write_image(int fd, const uint8_t *hdr, const uint8_t *payload, size_t plen,
-                       const uint8_t *hash)
-{
-    struct iovec iov[3] = {{(void *)hdr, SIM_HDR_LEN}, {(void *)payload, plen},
-                           {(void *)hash, SIM_HASH_LEN}};
-    size_t len = SIM_HDR_LEN + plen + SIM_HASH_LEN, done = 0;
-    unsigned first = 0;
-
-    while (done < len) {
-        ssize_t n = pwritev(fd, iov + first, (int)(3 - first), (off_t)done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        done += (size_t)n;
-        /* a short write: skip what went out and go on from there */
-        while (first < 3 && (size_t)n >= iov[first].iov_len) {
-            n -= (ssize_t)iov[first].iov_len;
-            first++;
-        }
-        if (first < 3) {
-            iov[first].iov_base = (uint8_t *)iov[first].iov_base + n;
-            iov[first].iov_len -= (size_t)n;
-        }
+    munmap(s->map, s->map_len);
+    s->map = NULL;
+    if (map_fd(s, len) != 0) {
+        detach(s);
+        return -1;
     }
     return 0;
 }
 
-/* Serialises the state and replaces the file atomically (spare + exchange). */
-static int save(struct sim *s)
+int sim_save_stage(struct sim *s)
 {
     uint8_t *payload = NULL;
-    uint8_t hdr[SIM_HDR_LEN], hash[SIM_HASH_LEN];
     size_t plen = 0;
+    int rc = SIM_ERR;
+
+    if (s == NULL)
+        return SIM_ERR;
+    s->staged = false;
+    if (s->depth == 0 || s->map == NULL || !s->synced || word_load(s) != s->word) {
+        set_err(s, "%s: save outside a bracket or after a failed one", s->path);
+        return SIM_ERR;
+    }
+    if (s->chip->save(s->state, &payload, &plen) != 0 || plen > SIM_MAX_PAYLOAD) {
+        set_err(s, "%s: cannot serialise the chip state", s->path);
+        goto out;
+    }
+    uint64_t w = s->word;
+    size_t need = SIM_FILE_SLOT_HDR + plen + SIM_FILE_SUM_LEN, size = word_slot_size(w);
+    unsigned slot = SIM_WORD_SLOT(w) ^ 1u;
+    if (need > size) {
+        /* at least double: slot 1 then starts past both old slots */
+        size_t grown = (need + SIM_FILE_UNIT - 1) / SIM_FILE_UNIT * SIM_FILE_UNIT;
+        if (grown < 2 * size)
+            grown = 2 * size;
+        if (grown > SIM_FILE_MAX_SLOT) {
+            set_err(s, "%s: a state of %zu bytes does not fit a slot", s->path, plen);
+            goto out;
+        }
+        if (grow(s, SIM_FILE_HDR_LEN + 2 * grown) != 0)
+            goto out;
+        size = grown;
+        slot = 1;
+    }
+    uint64_t gen = (SIM_WORD_GEN(w) + 1) & SIM_GEN_MASK;
+    s->staged_word = SIM_WORD(gen, slot, size / SIM_FILE_UNIT);
+    s->staged_sum = fill_slot(s->map + slot_off(s->staged_word, slot), gen, &s->counters,
+                              payload, plen);
+    s->staged = true;
+    rc = SIM_OK;
+out:
+    free(payload);
+    return rc;
+}
+
+int sim_save_flip(struct sim *s)
+{
+    if (s == NULL)
+        return SIM_ERR;
+    if (!s->staged || s->depth == 0 || s->map == NULL) {
+        set_err(s, "%s: nothing staged to publish", s->path);
+        return SIM_ERR;
+    }
+    word_store(s, s->staged_word);
+    s->staged = false;
+    s->word = s->staged_word;
+    s->sum = s->staged_sum;
+    s->saved = s->counters;
+    return SIM_OK;
+}
+
+/* A fresh file: written whole beside the path and renamed onto it, so no
+ * other process ever sees it half made. */
+static int create_file(struct sim *s)
+{
+    uint8_t *payload = NULL, *img = NULL;
+    size_t plen = 0, len = 0, done = 0;
     int fd = -1, rc = -1;
     struct stat st;
 
@@ -339,50 +571,59 @@ static int save(struct sim *s)
         set_err(s, "%s: cannot serialise the chip state", s->path);
         goto out;
     }
-    size_t len = SIM_HDR_LEN + plen + SIM_HASH_LEN;
-    memcpy(hdr, SIM_MAGIC, SIM_MAGIC_LEN);
-    put_u32(hdr + SIM_MAGIC_LEN, SIM_FILE_VERSION);
-    memset(hdr + SIM_MAGIC_LEN + 4, 0, SIM_KIND_LEN);
-    memcpy(hdr + SIM_MAGIC_LEN + 4, s->chip->kind, strnlen(s->chip->kind, SIM_KIND_LEN));
-    counters_encode(hdr + SIM_MAGIC_LEN + 4 + SIM_KIND_LEN, &s->counters);
-    put_u32(hdr + SIM_HDR_LEN - 4, (uint32_t)plen);
-    if (sha256(s, hdr, sizeof hdr, payload, plen, hash) != 0) {
-        set_err(s, "SHA-256 failed");
+    /* room for the state to double before the first growth */
+    size_t need = SIM_FILE_SLOT_HDR + plen + SIM_FILE_SUM_LEN;
+    size_t size = (2 * need + SIM_FILE_UNIT - 1) / SIM_FILE_UNIT * SIM_FILE_UNIT;
+    uint64_t w = SIM_WORD(1, 0, size / SIM_FILE_UNIT);
+    len = SIM_FILE_HDR_LEN + 2 * size;
+    img = calloc(1, len);
+    if (img == NULL) {
+        set_err(s, "out of memory");
         goto out;
     }
-    fd = open(s->spare_path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    memcpy(img, SIM_MAGIC, SIM_MAGIC_LEN);
+    put_u32(img + SIM_MAGIC_LEN, SIM_FILE_VERSION);
+    memcpy(img + SIM_KIND_OFF, s->chip->kind, strnlen(s->chip->kind, SIM_KIND_LEN));
+    put_u64(img + SIM_FILE_WORD_OFF, w);
+    uint64_t sum = fill_slot(img + slot_off(w, 0), 1, &s->counters, payload, plen);
+    fd = open(s->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
-        set_err(s, "%s: %s", s->spare_path, strerror(errno));
+        set_err(s, "%s: %s", s->tmp_path, strerror(errno));
         goto out;
     }
-    /* The spare is rewritten in place; it is cut only when it was longer
-     * (cutting changes the mtime, so the mtime is set after it), and the
-     * fstat that follows gives both the size check and the identity. */
-    struct timespec times[2] = {{0, UTIME_OMIT}, next_mtime(s)};
-    if (write_image(fd, hdr, payload, plen, hash) != 0 || futimens(fd, times) != 0 ||
-        fstat(fd, &st) != 0 ||
-        (st.st_size != (off_t)len &&
-         (ftruncate(fd, (off_t)len) != 0 || futimens(fd, times) != 0 || fstat(fd, &st) != 0))) {
-        set_err(s, "%s: write: %s", s->spare_path, strerror(errno));
-        goto out;
-    }
-    close(fd);
-    fd = -1;
-    if (renameat2(AT_FDCWD, s->spare_path, AT_FDCWD, s->path, RENAME_EXCHANGE) != 0) {
-        if ((errno != ENOENT && errno != EINVAL && errno != ENOSYS && errno != ENOTSUP) ||
-            rename(s->spare_path, s->path) != 0) {
-            set_err(s, "%s: rename: %s", s->path, strerror(errno));
+    while (done < len) {
+        ssize_t n = write(fd, img + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            set_err(s, "%s: write: %s", s->tmp_path, n < 0 ? strerror(errno) : "no progress");
             goto out;
         }
+        done += (size_t)n;
     }
-    id_from_stat(&s->id, &st);
+    if (close(fd) != 0) {
+        fd = -1;
+        set_err(s, "%s: write: %s", s->tmp_path, strerror(errno));
+        goto out;
+    }
+    fd = -1;
+    if (rename(s->tmp_path, s->path) != 0) {
+        set_err(s, "%s: rename: %s", s->path, strerror(errno));
+        goto out;
+    }
+    if (attach(s, &st) != 0)
+        goto out;
+    s->word = w;
+    s->sum = sum;
+    s->synced = true;
     s->saved = s->counters;
-    rc = 0;
+    rc = sync_slot(s, &st); /* checks what landed; no reload */
 out:
-    if (fd >= 0)
+    if (fd >= 0) {
         close(fd);
-    if (rc != 0)
-        s->id.valid = false; /* memory and file differ: reload at the next begin */
+        unlink(s->tmp_path);
+    }
+    free(img);
     free(payload);
     return rc;
 }
@@ -421,30 +662,25 @@ static void sim_free(struct sim *s)
         return;
     if (s->state != NULL)
         s->chip->destroy(s->state);
+    detach(s);
     if (s->lock_fd >= 0)
         close(s->lock_fd);
     free(s->path);
     free(s->lock_path);
-    free(s->spare_path);
-    EVP_MD_CTX_free(s->md);
-    EVP_MD_free(s->sha);
+    free(s->tmp_path);
     free(s);
 }
 
 /* Under the lock: loads the existing file or creates it with the profile. */
 static int open_or_create(struct sim *s, const char *profile)
 {
-    int fd = open(s->path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    int rc = attach(s, &st);
 
-    if (fd >= 0) {
-        int rc = load_fd(s, fd);
-        close(fd);
-        return rc;
-    }
-    if (errno != ENOENT) {
-        set_err(s, "%s: %s", s->path, strerror(errno));
+    if (rc == 0)
+        return sync_slot(s, &st);
+    if (rc < 0)
         return -1;
-    }
     char cerr[160] = "";
     const char *prof = profile != NULL ? profile : s->chip->default_profile;
     s->state = s->chip->create(prof, cerr, sizeof cerr);
@@ -457,7 +693,7 @@ static int open_or_create(struct sim *s, const char *profile)
         return -1;
     }
     memset(&s->counters, 0, sizeof s->counters);
-    return save(s);
+    return create_file(s);
 }
 
 int sim_open(const char *path, const char *chip, const char *profile, struct sim **out,
@@ -487,17 +723,12 @@ int sim_open(const char *path, const char *chip, const char *profile, struct sim
         return SIM_ERR;
     s->chip = c;
     s->lock_fd = -1;
+    s->fd = -1;
     s->path = strdup(path);
     s->lock_path = concat(path, ".lock");
-    s->spare_path = concat(path, ".tmp");
-    if (s->path == NULL || s->lock_path == NULL || s->spare_path == NULL) {
+    s->tmp_path = concat(path, ".tmp");
+    if (s->path == NULL || s->lock_path == NULL || s->tmp_path == NULL) {
         set_err(s, "out of memory");
-        goto fail;
-    }
-    s->sha = EVP_MD_fetch(NULL, "SHA256", NULL);
-    s->md = EVP_MD_CTX_new();
-    if (s->sha == NULL || s->md == NULL) {
-        set_err(s, "no SHA-256 from libcrypto");
         goto fail;
     }
     s->lock_fd = open(s->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -528,18 +759,11 @@ void sim_close(struct sim *s)
         s->depth = 1;
         sim_end(s);
     }
-    /* The spare is recreated by whoever saves next. */
-    if (lock_file(s) == 0) {
-        unlink(s->spare_path);
-        unlock_file(s);
-    }
     sim_free(s);
 }
 
 int sim_begin(struct sim *s)
 {
-    struct stat st;
-
     if (s == NULL)
         return SIM_ERR;
     if (s->depth > 0) {
@@ -548,12 +772,7 @@ int sim_begin(struct sim *s)
     }
     if (lock_file(s) != 0)
         return SIM_ERR;
-    if (stat(s->path, &st) != 0) {
-        set_err(s, "%s: %s", s->path, strerror(errno));
-        unlock_file(s);
-        return SIM_ERR;
-    }
-    if (!id_same(&s->id, &st) && load_path(s) != 0) {
+    if (refresh(s) != 0) {
         unlock_file(s);
         return SIM_ERR;
     }
@@ -568,13 +787,18 @@ int sim_end(struct sim *s)
 
     if (s == NULL || s->depth == 0)
         return SIM_ERR;
-    if (--s->depth > 0)
+    if (s->depth > 1) {
+        s->depth--;
         return SIM_OK;
+    }
     if (s->dirty || memcmp(&s->counters, &s->saved, sizeof s->counters) != 0) {
-        if (save(s) != 0)
+        if (sim_save_stage(s) != SIM_OK || sim_save_flip(s) != SIM_OK) {
+            s->synced = false; /* memory and file differ: reload at the next begin */
             rc = SIM_ERR;
+        }
     }
     s->dirty = false;
+    s->depth = 0;
     unlock_file(s);
     return rc;
 }
@@ -664,11 +888,11 @@ static int parse_count(const char *v, size_t n, unsigned *out)
 int sim_set_faults(struct sim *s, const char *spec)
 {
     struct sim_faults f = {0};
-    const char *p = spec;
+    const char *p = spec != NULL ? spec : "";
 
     if (s == NULL)
         return SIM_ERR;
-    while (p != NULL && *p != '\0') {
+    while (*p != '\0') {
         const char *end = strchr(p, ',');
         size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
         const char *eq = memchr(p, '=', n);

@@ -3,8 +3,9 @@
  * A `struct sim` is one emulated chip whose whole state (persistent and
  * volatile) lives in a state file. Every process that opens the same file sees
  * one chip. The file is read and written only under an advisory lock on
- * PATH.lock and replaced atomically (write to a temporary, rename), so a crash
- * mid-command leaves the old or the new state, never a torn one.
+ * PATH.lock; a save fills a spare slot of the mapped file and publishes it
+ * with one atomic store, so a crashed process leaves the old or the new
+ * state, never a torn one.
  *
  * Used by the sim: bus backend (hal/bus_sim.c) and by the LD_PRELOAD shim
  * that plays /dev/i2c-N in tests (tests/shim/). */

@@ -1095,85 +1095,6 @@ static void test_two_handles_share_volatile_state(void **state)
     sim_close(b);
 }
 
-static size_t read_file(const char *p, uint8_t *buf, size_t max)
-{
-    FILE *fp = fopen(p, "rb");
-    size_t n;
-
-    assert_non_null(fp);
-    n = fread(buf, 1, max, fp);
-    fclose(fp);
-    return n;
-}
-
-static void write_file(const char *p, const uint8_t *buf, size_t n)
-{
-    FILE *fp = fopen(p, "wb");
-
-    assert_non_null(fp);
-    assert_int_equal(fwrite(buf, 1, n, fp), n);
-    fclose(fp);
-}
-
-static void expect_rejected(const char *path, const uint8_t *img, size_t n, const char *needle)
-{
-    struct sim *s = NULL;
-    char err[256];
-    uint8_t after[8192];
-
-    write_file(path, img, n);
-    assert_int_equal(sim_open(path, "atecc608", NULL, &s, err, sizeof err), SIM_ERR);
-    assert_null(s);
-    if (strstr(err, needle) == NULL)
-        fail_msg("error '%s' does not mention '%s'", err, needle);
-    assert_int_equal(read_file(path, after, sizeof after), n);
-    assert_memory_equal(after, img, n);
-}
-
-static void test_bad_state_files(void **state)
-{
-    struct fx *f = *state;
-    uint8_t img[8192], bad[8192];
-    size_t n;
-
-    wake(f->s);
-    sim_close(f->s);
-    f->s = NULL;
-    n = read_file(f->path, img, sizeof img);
-    assert_true(n > 1000 && n < sizeof img);
-    memcpy(bad, img, n);
-    bad[n / 2] ^= 0x01;
-    expect_rejected(f->path, bad, n, "checksum");
-    expect_rejected(f->path, img, n / 2, "truncated");
-    expect_rejected(f->path, img, 20, "truncated");
-    expect_rejected(f->path, (const uint8_t *)"hello, world\n", 13, "not an emulator state");
-    expect_rejected(f->path, (const uint8_t *)"", 0, "not an emulator state");
-    /* another format version, with a valid checksum */
-    memcpy(bad, img, n);
-    bad[8] = 0x02;
-    unsigned int hl = 32;
-    EVP_Digest(bad, n - 32, bad + n - 32, &hl, EVP_sha256(), NULL);
-    expect_rejected(f->path, bad, n, "version");
-    /* another chip kind */
-    memcpy(bad, img, n);
-    memcpy(bad + 12, "se050\0\0\0", 8);
-    EVP_Digest(bad, n - 32, bad + n - 32, &hl, EVP_sha256(), NULL);
-    expect_rejected(f->path, bad, n, "se050");
-    /* a payload that the chip parser refuses (trailing byte) */
-    memcpy(bad, img, n - 32);
-    bad[n - 32] = 0x00;
-    uint32_t plen = (uint32_t)(bad[68] | bad[69] << 8 | bad[70] << 16 | (uint32_t)bad[71] << 24);
-    plen++;
-    bad[68] = (uint8_t)plen;
-    bad[69] = (uint8_t)(plen >> 8);
-    EVP_Digest(bad, n - 31, bad + n - 31, &hl, EVP_sha256(), NULL);
-    expect_rejected(f->path, bad, n + 1, "trailing");
-    /* the good image still opens */
-    write_file(f->path, img, n);
-    char err[256];
-    assert_int_equal(sim_open(f->path, "atecc608", NULL, &f->s, err, sizeof err), SIM_OK);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1201,7 +1122,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_two_chips_differ, setup_tls, teardown),
         cmocka_unit_test_setup_teardown(test_two_handles_share_volatile_state, setup_tls,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_bad_state_files, setup_tls, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
