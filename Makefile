@@ -16,8 +16,10 @@ MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 LIBDIR    ?= $(PREFIX)/lib/$(MULTIARCH)
 PKCS11DIR ?= $(LIBDIR)/pkcs11
 BINDIR    ?= $(PREFIX)/bin
-SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
-P11KITDIR ?= $(PREFIX)/share/p11-kit/modules
+# The module reads /etc/seccki/seccki.conf, and p11-kit reads module files
+# from its package directory (for PREFIX=/usr) or /etc/pkcs11/modules.
+SYSCONFDIR ?= /etc
+P11KITDIR ?= $(if $(filter /usr,$(PREFIX)),$(shell $(PKG_CONFIG) --variable=p11_module_configs p11-kit-1),/etc/pkcs11/modules)
 MANDIR    ?= $(PREFIX)/share/man
 
 CRYPTO_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcrypto)

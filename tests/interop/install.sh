@@ -21,11 +21,18 @@ chip = atecc608
 bus = sim:$W/inst.atecc
 login = none
 store = $W/store
+
+[token inst-se]
+chip = se050
+bus = sim:$W/inst.se050
+login = none
+store = $W/store
 CONF
     export SECCKI_CONF=$W/seccki.conf
     chmod a+x "$WORK"
     check "install: make install PREFIX=... into a temporary prefix" \
-        make -s -C "$TOP" BUILD="$BUILD" install PREFIX="$prefix" P11KITDIR="$cfgdir/pkcs11/modules"
+        make -s -C "$TOP" BUILD="$BUILD" install PREFIX="$prefix" SYSCONFDIR="$prefix/etc" \
+        P11KITDIR="$cfgdir/pkcs11/modules"
     local mod
     mod=$(find "$prefix" -name libseccki.so | head -n 1)
     chmod -R a+rwX "$W"
@@ -33,8 +40,9 @@ CONF
         "[ -n '$mod' ] && [ -x '$prefix/bin/seccki-tool' ] && [ -f '$prefix/share/man/man1/seccki-tool.1' ] &&
          [ -f '$prefix/share/man/man5/seccki.conf.5' ] && [ -f '$prefix/share/man/man7/seccki.7' ] &&
          [ -f '$prefix/etc/seccki/seccki.conf' ] && grep -q '^critical: no' '$cfgdir/pkcs11/modules/seccki.module'"
-    check "install: p11-kit list-modules shows the token" sh -c \
-        "$(declare -f as_user); W='$W' as_user p11-kit list-modules | grep -q 'token: inst'"
+    check "install: p11-kit list-modules shows both tokens" sh -c \
+        "$(declare -f as_user); W='$W' as_user p11-kit list-modules > '$W/mods.txt' &&
+         grep -q 'token: inst\$' '$W/mods.txt' && grep -q 'token: inst-se' '$W/mods.txt'"
     check "install: p11tool finds the token through p11-kit" sh -c \
         "$(declare -f as_user); W='$W' as_user p11tool --list-tokens | grep -q 'token=inst'"
     local proxy
@@ -50,7 +58,7 @@ CONF
          as_user p11tool --export-pubkey 'pkcs11:token=inst;object=viaproxy' > '$W/pub.pem' &&
          openssl pkeyutl -verify -pubin -inkey '$W/pub.pem' -in '$W/d.bin' -sigfile '$W/s.der'"
     check "install: make uninstall removes it" sh -c \
-        "make -s -C '$TOP' BUILD='$BUILD' uninstall PREFIX='$prefix' P11KITDIR='$cfgdir/pkcs11/modules' &&
+        "make -s -C '$TOP' BUILD='$BUILD' uninstall PREFIX='$prefix' SYSCONFDIR='$prefix/etc' P11KITDIR='$cfgdir/pkcs11/modules' &&
          [ ! -e '$mod' ] && [ ! -e '$prefix/bin/seccki-tool' ] && [ ! -e '$cfgdir/pkcs11/modules/seccki.module' ]"
 }
 install_flow
