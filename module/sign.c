@@ -369,7 +369,9 @@ static CK_RV sign_finish(struct module *m, struct session *sess, struct slot *s,
     return rv;
 }
 
-CK_RV C_SignInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hKey)
+/* C_SignInit and C_VerifyInit. */
+static CK_RV init_entry(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key,
+                        bool sign)
 {
     struct module *m;
     struct session *sess;
@@ -377,14 +379,19 @@ CK_RV C_SignInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJ
     struct object *o;
     CK_RV rv;
 
-    if (pMechanism == NULL)
+    if (mech == NULL)
         return args_bad();
-    rv = session_enter(hSession, &m, &sess, &s);
+    rv = session_enter(h, &m, &sess, &s);
     if (rv != CKR_OK)
         return rv;
-    rv = op_init(m, sess, s, &sess->sign, pMechanism, hKey, true, &o);
+    rv = op_init(m, sess, s, sign ? &sess->sign : &sess->verify, mech, key, sign, &o);
     session_leave(m);
     return rv;
+}
+
+CK_RV C_SignInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hKey)
+{
+    return init_entry(hSession, pMechanism, hKey, true);
 }
 
 CK_RV C_Sign(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen,
@@ -513,20 +520,7 @@ out:
 
 CK_RV C_VerifyInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hKey)
 {
-    struct module *m;
-    struct session *sess;
-    struct slot *s;
-    struct object *o;
-    CK_RV rv;
-
-    if (pMechanism == NULL)
-        return args_bad();
-    rv = session_enter(hSession, &m, &sess, &s);
-    if (rv != CKR_OK)
-        return rv;
-    rv = op_init(m, sess, s, &sess->verify, pMechanism, hKey, false, &o);
-    session_leave(m);
-    return rv;
+    return init_entry(hSession, pMechanism, hKey, false);
 }
 
 static CK_RV verify_finish(struct module *m, struct session *sess, struct slot *s,
