@@ -20,6 +20,7 @@
 #include "hal/atecc608/atecc.h"
 #include "hal/bus.h"
 #include "module/token.h"
+#include "tests/unit/testdir.h"
 
 struct fx {
     char dir[64];
@@ -35,8 +36,7 @@ static int setup(void **state)
 
     if (f == NULL)
         return -1;
-    snprintf(f->dir, sizeof f->dir, "/tmp/seccki-drv-XXXXXX");
-    if (mkdtemp(f->dir) == NULL)
+    if (testdir_make(f->dir, sizeof f->dir, "drv") != 0)
         return -1;
     snprintf(f->spec, sizeof f->spec, "sim:%s/chip", f->dir);
     f->ops = token_driver_find("atecc608");
@@ -57,21 +57,9 @@ static void close_chip(struct fx *f)
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    DIR *d;
-    struct dirent *e;
-    char path[400];
 
     close_chip(f);
-    d = opendir(f->dir);
-    while (d != NULL && (e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof path, "%s/%s", f->dir, e->d_name);
-        unlink(path);
-    }
-    if (d != NULL)
-        closedir(d);
-    rmdir(f->dir);
+    testdir_remove(f->dir);
     free(f);
     return 0;
 }

@@ -28,6 +28,7 @@
 #include "hal/atecc608/atecc_cmd.h"
 #include "hal/bus.h"
 #include "module/token.h"
+#include "tests/unit/testdir.h"
 
 #define TNG_ADDR7 0x35
 
@@ -47,8 +48,7 @@ static int setup(void **state)
 
     if (f == NULL)
         return -1;
-    snprintf(f->dir, sizeof f->dir, "/tmp/seccki-tng-XXXXXX");
-    if (mkdtemp(f->dir) == NULL)
+    if (testdir_make(f->dir, sizeof f->dir, "tng") != 0)
         return -1;
     snprintf(f->path, sizeof f->path, "%s/chip", f->dir);
     snprintf(f->spec, sizeof f->spec, "sim:%s", f->path);
@@ -70,21 +70,9 @@ static void close_chip(struct fx *f)
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    DIR *d;
-    struct dirent *e;
-    char p[400];
 
     close_chip(f);
-    d = opendir(f->dir);
-    while (d != NULL && (e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(p, sizeof p, "%s/%s", f->dir, e->d_name);
-        unlink(p);
-    }
-    if (d != NULL)
-        closedir(d);
-    rmdir(f->dir);
+    testdir_remove(f->dir);
     free(f);
     return 0;
 }
