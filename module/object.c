@@ -259,6 +259,16 @@ CK_RV obj_lookup(struct module *m, struct session *sess, CK_OBJECT_HANDLE h, boo
     return CKR_OK;
 }
 
+/* Object calls (attributes, destroy, size, copy): a private object the
+ * session may not see is, to it, no object at all. */
+static CK_RV obj_find(struct module *m, struct session *sess, CK_OBJECT_HANDLE h,
+                      struct slot **slot_out, struct object **out)
+{
+    CK_RV rv = obj_lookup(m, sess, h, false, slot_out, out);
+
+    return rv == CKR_USER_NOT_LOGGED_IN ? CKR_OBJECT_HANDLE_INVALID : rv;
+}
+
 CK_RV obj_pubkey(struct slot *s, struct object *o, const struct tok_pubkey **out)
 {
     if (o->owner != 0)
@@ -550,9 +560,7 @@ CK_RV C_GetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
     rv = session_enter(hSession, &m, &sess, &s);
     if (rv != CKR_OK)
         return rv;
-    rv = obj_lookup(m, sess, hObject, false, &s, &o);
-    if (rv == CKR_USER_NOT_LOGGED_IN)
-        rv = CKR_OBJECT_HANDLE_INVALID;
+    rv = obj_find(m, sess, hObject, &s, &o);
     buf = rv == CKR_OK ? malloc(ATTR_BUF) : NULL;
     if (rv == CKR_OK && buf == NULL)
         rv = CKR_HOST_MEMORY;
@@ -677,9 +685,7 @@ CK_RV C_SetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
     rv = session_enter(hSession, &m, &sess, &s);
     if (rv != CKR_OK)
         return rv;
-    rv = obj_lookup(m, sess, hObject, false, &s, &o);
-    if (rv == CKR_USER_NOT_LOGGED_IN)
-        rv = CKR_OBJECT_HANDLE_INVALID;
+    rv = obj_find(m, sess, hObject, &s, &o);
     if (rv == CKR_OK && o->owner == 0 && !(sess->flags & CKF_RW_SESSION))
         rv = CKR_SESSION_READ_ONLY;
     else if (rv == CKR_OK && o->owner != 0)
@@ -855,9 +861,7 @@ CK_RV C_DestroyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject)
 
     if (rv != CKR_OK)
         return rv;
-    rv = obj_lookup(m, sess, hObject, false, &s, &o);
-    if (rv == CKR_USER_NOT_LOGGED_IN)
-        rv = CKR_OBJECT_HANDLE_INVALID;
+    rv = obj_find(m, sess, hObject, &s, &o);
     if (rv == CKR_OBJECT_HANDLE_INVALID && (sess->flags & CKF_RW_SESSION) && forget_gone(s, hObject))
         rv = CKR_OK;
     if (rv != CKR_OK || o == NULL)
@@ -900,9 +904,7 @@ CK_RV C_GetObjectSize(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, CK_U
     rv = session_enter(hSession, &m, &sess, &s);
     if (rv != CKR_OK)
         return rv;
-    rv = obj_lookup(m, sess, hObject, false, &s, &o);
-    if (rv == CKR_USER_NOT_LOGGED_IN)
-        rv = CKR_OBJECT_HANDLE_INVALID;
+    rv = obj_find(m, sess, hObject, &s, &o);
     if (rv == CKR_OK)
         *pulSize = CK_UNAVAILABLE_INFORMATION; /* keys live in the chip */
     session_leave(m);
@@ -925,9 +927,7 @@ CK_RV C_CopyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, CK_ATTR
     rv = session_enter(hSession, &m, &sess, &s);
     if (rv != CKR_OK)
         return rv;
-    rv = obj_lookup(m, sess, hObject, false, &s, &o);
-    if (rv == CKR_USER_NOT_LOGGED_IN)
-        rv = CKR_OBJECT_HANDLE_INVALID;
+    rv = obj_find(m, sess, hObject, &s, &o);
     if (rv == CKR_OK)
         rv = CKR_ACTION_PROHIBITED; /* CKA_COPYABLE is FALSE: keys stay in the chip */
     session_leave(m);
